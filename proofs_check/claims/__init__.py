@@ -1,0 +1,1 @@
+"""Claim modules, one per topic; importing a module registers its claims."""

@@ -1,0 +1,196 @@
+"""The claim registry: each paper's claims as executable, self-reporting checks.
+
+A claim is a function ``check(params, xp) -> Outcome`` registered with :func:`claim`, together with
+the paper it comes from, the statement in words, and two parameter sets: ``quick`` (minutes for
+the whole suite on a 2-core CPU; what ``pytest`` and ``python -m proofs_check`` run by default)
+and ``full`` (the paper's scale, ``--full``).
+
+Claim modules live in :mod:`proofs_check.claims` (one module per topic) and are imported by
+:func:`load_all`.  Claim ids are ``<topic>.<name>`` with topic one of :data:`TOPICS`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import math
+import pkgutil
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+__all__ = [
+    "TOPICS",
+    "Paper",
+    "Claim",
+    "Outcome",
+    "claim",
+    "registry",
+    "load_all",
+    "select",
+]
+
+TOPICS = ("core", "ntk", "dkm", "pac_bayes", "nb_lr", "inductive_bias")
+
+
+@dataclass(frozen=True)
+class Paper:
+    authors: str
+    title: str
+    venue: str
+    arxiv: str
+
+    def short(self) -> str:
+        names = [a.strip() for a in self.authors.split(",") if a.strip()]
+        lead = names[0].split(" ")[-1] + (" et al." if len(names) > 1 else "")
+        return f"{lead} ({self.venue}; arXiv {self.arxiv})"
+
+
+@dataclass
+class Outcome:
+    """What a claim measured.
+
+    ``measured``: named numbers (floats, ints, or small dicts/lists of them);
+    ``threshold``: the stated target in words or numbers; ``passed``: the verdict;
+    ``summary``: a short text for the table (default: the measured values formatted).
+    """
+
+    measured: dict[str, Any]
+    threshold: Any
+    passed: bool
+    summary: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.passed = bool(self.passed)
+        if not self.summary:
+            self.summary = format_measured(self.measured)
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    paper: Paper
+    statement: str
+    stated: str
+    check: Callable[[dict, Any], Outcome]
+    quick: dict = field(default_factory=dict)
+    full: dict = field(default_factory=dict)
+    requires: tuple[str, ...] = ()
+    known_failure: str | None = None
+
+    @property
+    def topic(self) -> str:
+        return self.id.split(".", 1)[0]
+
+    def missing_requirements(self) -> list[str]:
+        return [m for m in self.requires if importlib.util.find_spec(m) is None]
+
+    def params(self, full: bool = False) -> dict:
+        merged = dict(self.quick)
+        if full:
+            merged.update(self.full)
+        return merged
+
+    def run(self, *, full: bool = False, xp=None) -> Outcome:
+        if xp is None:
+            from kernels.backend import namespace_of
+
+            xp = namespace_of()
+        outcome = self.check(self.params(full), xp)
+        if not isinstance(outcome, Outcome):
+            raise TypeError(f"claim {self.id} returned {type(outcome).__name__}, expected Outcome")
+        return outcome
+
+
+_REGISTRY: dict[str, Claim] = {}
+
+
+def claim(
+    id: str,
+    *,
+    paper: Paper,
+    statement: str,
+    stated: str,
+    quick: dict | None = None,
+    full: dict | None = None,
+    requires: tuple[str, ...] = (),
+    known_failure: str | None = None,
+):
+    """Register ``check(params, xp) -> Outcome`` as claim ``id``.
+
+    ``stated``: the target as the table shows it (e.g. ``"agreement >= 0.99"``).
+    ``requires``: importable modules the claim needs (an extra); without them it is skipped.
+    ``known_failure``: set when the claim is measured not to hold at the stated threshold; the
+    verdict is still computed and reported, and the pytest check expects the failure (strict).
+    """
+    topic = id.split(".", 1)[0]
+    if "." not in id or topic not in TOPICS:
+        raise ValueError(f"claim id must be '<topic>.<name>' with topic in {TOPICS}, got {id!r}")
+
+    def register(check):
+        if id in _REGISTRY:
+            raise ValueError(f"claim id {id!r} registered twice")
+        _REGISTRY[id] = Claim(
+            id=id,
+            paper=paper,
+            statement=statement,
+            stated=stated,
+            check=check,
+            quick=dict(quick or {}),
+            full=dict(full or {}),
+            requires=tuple(requires),
+            known_failure=known_failure,
+        )
+        return check
+
+    return register
+
+
+def registry() -> dict[str, Claim]:
+    load_all()
+    return dict(sorted(_REGISTRY.items()))
+
+
+_loaded = False
+
+
+def load_all() -> None:
+    """Import every module of :mod:`proofs_check.claims` (each registers its claims)."""
+    global _loaded
+    if _loaded:
+        return
+    from . import claims as claims_pkg
+
+    for info in sorted(pkgutil.iter_modules(claims_pkg.__path__), key=lambda m: m.name):
+        importlib.import_module(f"{claims_pkg.__name__}.{info.name}")
+    _loaded = True
+
+
+def select(pattern: str | None = None) -> list[Claim]:
+    """Registered claims whose id contains ``pattern`` (all when ``None``)."""
+    claims = list(registry().values())
+    if pattern:
+        claims = [c for c in claims if pattern in c.id]
+    return claims
+
+
+def _format_value(v) -> str:
+    if isinstance(v, bool):
+        return str(v)
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if math.isnan(v) or math.isinf(v):
+            return str(v)
+        if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e5):
+            return f"{v:.3e}"
+        return f"{v:.4g}"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k}: {_format_value(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_format_value(x) for x in v) + "]"
+    return str(v)
+
+
+def format_measured(measured: dict) -> str:
+    return "; ".join(f"{k}={_format_value(v)}" for k, v in measured.items())

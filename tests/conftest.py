@@ -1,0 +1,65 @@
+"""Shared test infrastructure: hypothesis profiles, the ``xp`` backend fixture, marker handling.
+
+Hypothesis profiles: ``ci`` (derandomised, loaded when CI=true) and ``dev`` (random, more examples);
+select another with HYPOTHESIS_PROFILE.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+from kernels.backend import gpu_available
+
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    max_examples=30,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile("dev", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_default_profile = "ci" if os.environ.get("CI", "").lower() in ("1", "true", "yes") else "dev"
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", _default_profile))
+
+
+def _has(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def pytest_collection_modifyitems(config, items):
+    skip_gpu = pytest.mark.skip(reason="no usable CUDA device (cupy.cuda.runtime.getDeviceCount() failed or is 0)")
+    # In CI the oracle and lm extras are installed: a missing one must fail loudly, not skip.
+    in_ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+    for item in items:
+        if "gpu" in item.keywords and not gpu_available():
+            item.add_marker(skip_gpu)
+        if not in_ci:
+            if "oracle" in item.keywords and not _has("neural_tangents"):
+                item.add_marker(pytest.mark.skip(reason="neural-tangents not installed (extra 'oracle')"))
+            if "lm" in item.keywords and not (_has("torch") and _has("transformers")):
+                item.add_marker(pytest.mark.skip(reason="language-model stack not installed (extra 'lm')"))
+
+
+def _backends():
+    params = [pytest.param("numpy", id="numpy"), pytest.param("array_api_strict", id="array_api_strict")]
+    params.append(pytest.param("cupy", id="cupy", marks=pytest.mark.gpu))
+    return params
+
+
+@pytest.fixture(params=_backends())
+def xp(request):
+    """Array namespace to run backend-generic code on: numpy, array_api_strict, cupy (gpu)."""
+    from kernels.backend import namespace_of
+
+    return namespace_of(request.param)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(20231127)
