@@ -463,7 +463,9 @@ def _diagonal_ntk_log(d: NormalizedDual, depth: int) -> float:
 # --- depth-independent evaluation --------------------------------------------------------------
 
 _LOG_FROM = 0.5  # cosine above which the table interpolates log|f| (theta < pi/3)
-_STENCIL = 8  # points of the local Lagrange interpolant (degree 7)
+_DOUBLING_FROM = 64  # depth above which majority-vote duals are tabulated by binary powering
+_BLOCK = 1 << 15  # entries evaluated together (keeps the temporaries in cache)
+_STENCIL = 6  # points of the local Lagrange interpolant (degree 5)
 
 
 @dataclass(frozen=True)
@@ -479,88 +481,74 @@ class DepthTable:
     dual: NormalizedDual
     depth: int
     log_ntk_at_one: float
-    grid_u: np.ndarray = field(repr=False)
-    grid_xi: np.ndarray = field(repr=False)
+    grid: _Grid = field(repr=False)
     sigma_nodes: np.ndarray = field(repr=False)  # shape (2, G): log|Sigma^L| (or log ratio), sign
     ntk_nodes: np.ndarray | None = field(repr=False)  # same for K^L / K^L(1)
     sigma_linear: np.ndarray = field(repr=False)
     ntk_linear: np.ndarray | None = field(repr=False)
     log_ratio: bool = False  # True: nodes store log|f| / log|xi| (1-NN regime)
     antipodal: tuple[float, float, float, float] = (0.0, 1.0, 0.0, 1.0)  # logs and signs at xi = -1
-    u_offset: float = 0.0
-    u_step: float = 1.0
-    c: float = 0.05
+    use_log: bool = True  # interpolate log|f| near xi = +-1 (power laws of the singular and 1-NN regimes)
 
     @property
     def ntk_at_one(self) -> float:
         return math.exp(self.log_ntk_at_one)
 
     def _weights(self, xi, xp):
-        """Stencil start indices and the 8 Lagrange weights at the cosines ``xi`` (flattened)."""
-        theta = xp.acos(xi)
-        u = theta + self.c * (xp.log(theta) - xp.log(math.pi - theta))
-        t = (u - self.u_offset) / self.u_step
-        g = self.grid_u.shape[0]
-        start = xp.floor(t) - (_STENCIL // 2 - 1)
-        start = _clip(xp, start, 0.0, float(g - _STENCIL))
-        tau = t - start
-        diffs = [tau - j for j in range(_STENCIL)]
-        prefix = [xp.ones_like(tau)]
-        for j in range(_STENCIL - 1):
-            prefix.append(prefix[-1] * diffs[j])
-        suffix = [xp.ones_like(tau)]
-        for j in range(_STENCIL - 1, 0, -1):
-            suffix.append(suffix[-1] * diffs[j])
-        suffix = suffix[::-1]
-        weights = []
-        for m in range(_STENCIL):
-            denom = math.factorial(m) * math.factorial(_STENCIL - 1 - m) * (-1) ** (_STENCIL - 1 - m)
-            weights.append(prefix[m] * suffix[m] / denom)
-        return xp.astype(start, xp.int64), weights
+        return _lagrange_weights(self.grid, xi, xp)
 
     def _interpolate(self, nodes_log, nodes_linear, start, weights, xi, xp):
-        """(value, log|value|, sign): log interpolation where the stencil keeps one sign, else linear."""
-        log_nodes = xp.asarray(nodes_log[0])
-        sign_nodes = xp.asarray(nodes_log[1])
-        lin_nodes = xp.asarray(nodes_linear)
-        acc_log = xp.zeros_like(xi)
-        acc_lin = xp.zeros_like(xi)
-        s_first = xp.take(sign_nodes, start)
-        # log interpolation only towards xi = +-1 (power laws in theta live there); in the ratio mode
-        # log|f| / log|xi| is smooth everywhere and is used throughout
-        same_sign = (s_first != 0) & (xp.abs(xi) > _LOG_FROM) if not self.log_ratio else s_first != 0
-        for m in range(_STENCIL):
-            idx = start + m
-            acc_log = acc_log + weights[m] * xp.where(same_sign, xp.take(log_nodes, idx), 0.0)
-            acc_lin = acc_lin + weights[m] * xp.take(lin_nodes, idx)
-            same_sign = same_sign & (xp.take(sign_nodes, idx) == s_first)
-        if self.log_ratio:
-            acc_log = acc_log * _safe_log_abs(xp, xi)
-            acc_log = xp.where(xp.isnan(acc_log), 0.0, acc_log)  # 0 * -inf at xi = 0 cannot be reached
-        log_abs = xp.where(same_sign, acc_log, _safe_log_abs(xp, acc_lin))
-        sign = xp.where(same_sign, s_first, _sign(xp, acc_lin))
-        value = xp.where(same_sign, s_first * xp.exp(acc_log), acc_lin)
-        return value, log_abs, sign
+        return _hybrid_interpolate(nodes_log, nodes_linear, start, weights, xi, xp, log_ratio=self.log_ratio)
 
-    def _evaluate(self, xi):
+    def _evaluate(self, xi, *, want_log: bool = False):
+        """[Sigma, log|Sigma|, sign Sigma, N, log|N|, sign N] (N = K / K(1)) at ``xi``, in cache-sized blocks."""
         xi = asarray(xi, name="xi")
         xp = array_namespace(xi)
         shape = xi.shape
         flat = _clip(xp, xp.reshape(xi, (-1,)), -1.0, 1.0)
+        n = flat.shape[0]
+        blocks = [self._evaluate_block(flat[lo : lo + _BLOCK], xp, want_log) for lo in range(0, max(n, 1), _BLOCK)]
+        out = []
+        for i in range(len(blocks[0])):
+            parts = [blk[i] for blk in blocks]
+            if parts[0] is None:
+                out.append(None)
+            else:
+                out.append(xp.reshape(parts[0] if len(parts) == 1 else xp.concat(parts), shape))
+        return out, xp
+
+    def _evaluate_block(self, flat, xp, want_log):
         at_one, at_minus_one = flat >= 1.0, flat <= -1.0
         inner = xp.where(at_one | at_minus_one, 0.5, flat)
         start, weights = self._weights(inner, xp)
         pieces = [(self.sigma_nodes, self.sigma_linear, self.antipodal[:2])]
         if self.ntk_nodes is not None:
             pieces.append((self.ntk_nodes, self.ntk_linear, self.antipodal[2:]))
+        if not self.use_log:
+            acc = None
+            for m in range(_STENCIL):
+                term = xp.take(self._linear_table(xp), start + m, axis=0) * weights[m][:, None]
+                acc = term if acc is None else acc + term
         out = []
-        for nodes, linear, (log_end, sign_end) in pieces:
-            value, log_abs, sign = self._interpolate(nodes, linear, start, weights, inner, xp)
+        for col, (nodes, linear, (log_end, sign_end)) in enumerate(pieces):
             end_value = sign_end * math.exp(log_end) if math.isfinite(log_end) else 0.0
+            if self.use_log:
+                value, log_abs, sign = self._interpolate(nodes, linear, start, weights, inner, xp)
+            else:
+                value = acc[:, col]
             out.append(xp.where(at_one, 1.0, xp.where(at_minus_one, end_value, value)))
-            out.append(xp.where(at_one, 0.0, xp.where(at_minus_one, log_end, log_abs)))
-            out.append(xp.where(at_one, 1.0, xp.where(at_minus_one, sign_end, sign)))
-        return [xp.reshape(v, shape) for v in out], xp
+            if not want_log:
+                out += [None, None]
+            elif self.use_log:
+                out.append(xp.where(at_one, 0.0, xp.where(at_minus_one, log_end, log_abs)))
+                out.append(xp.where(at_one, 1.0, xp.where(at_minus_one, sign_end, sign)))
+            else:
+                out += [_safe_log_abs(xp, out[-1]), _sign(xp, out[-1])]
+        return out
+
+    def _linear_table(self, xp):
+        columns = [self.sigma_linear] + ([self.ntk_linear] if self.ntk_linear is not None else [])
+        return xp.asarray(np.stack(columns, axis=1))
 
     def __call__(self, xi, *, normalized: bool = False):
         out, xp = self._evaluate(xi)
@@ -579,20 +567,177 @@ class DepthTable:
 
     def log(self, xi):
         """(log|Sigma^L|, sign Sigma^L, log|K^L / K^L(1)|, sign K^L) at the cosines ``xi``."""
-        out, _ = self._evaluate(xi)
+        out, _ = self._evaluate(xi, want_log=True)
         if self.ntk_nodes is None:
             return out[1], out[2], None, None
         return out[1], out[2], out[4], out[5]
 
 
+def _lagrange_weights(grid, xi, xp):
+    """Stencil start indices and the Lagrange weights at the cosines ``xi`` (flattened, |xi| < 1).
+
+    The stencil is located through a bucket table on a uniform partition of u (no binary search):
+    buckets are finer than the node spacing, so the stencil is centred to within one node.
+    """
+    theta = xp.acos(xi)
+    u = theta + grid.c * (xp.log(theta) - xp.log(math.pi - theta)) if grid.c else theta
+    nodes = xp.asarray(grid.u)
+    g = grid.u.shape[0]
+    bucket = xp.astype(_clip(xp, xp.floor((u - grid.bucket_origin) / grid.bucket_width), 0, grid.buckets.shape[0] - 1),
+                       xp.int64)
+    start = _clip(xp, xp.take(xp.asarray(grid.buckets), bucket) - _STENCIL // 2, 0, g - _STENCIL)
+    diffs = [u - xp.take(nodes, start + j) for j in range(_STENCIL)]
+    prefix = [None, diffs[0]]
+    for j in range(1, _STENCIL - 1):
+        prefix.append(prefix[-1] * diffs[j])
+    suffix = [None, diffs[_STENCIL - 1]]
+    for j in range(_STENCIL - 2, 0, -1):
+        suffix.append(suffix[-1] * diffs[j])
+    inverse = xp.asarray(grid.inverse_denominators)
+    weights = []
+    for m in range(_STENCIL):
+        left, right = prefix[m], suffix[_STENCIL - 1 - m]
+        product = left if right is None else (right if left is None else left * right)
+        weights.append(product * xp.take(inverse, start * _STENCIL + m))
+    return start, weights
+
+
+def _hybrid_interpolate(nodes_log, nodes_linear, start, weights, xi, xp, *, log_ratio=False):
+    """(value, log|value|, sign) of the Lagrange interpolant.
+
+    Towards xi = +-1 (|xi| > 1/2), where power laws in theta live, log|f| is interpolated whenever the
+    stencil keeps one sign; elsewhere f itself.  In the ratio mode (1-NN regime) the nodes hold
+    log|f| / log|xi|, smooth on all of (-1, 1), and that is interpolated throughout.
+    """
+    log_nodes = xp.asarray(nodes_log[0])
+    sign_nodes = xp.asarray(nodes_log[1])
+    lin_nodes = xp.asarray(nodes_linear)
+    acc_log = xp.zeros_like(xi)
+    acc_lin = xp.zeros_like(xi)
+    s_first = xp.take(sign_nodes, start)
+    same_sign = (s_first != 0) if log_ratio else (s_first != 0) & (xp.abs(xi) > _LOG_FROM)
+    for m in range(_STENCIL):
+        idx = start + m
+        acc_log = acc_log + weights[m] * xp.where(same_sign, xp.take(log_nodes, idx), 0.0)
+        acc_lin = acc_lin + weights[m] * xp.take(lin_nodes, idx)
+        same_sign = same_sign & (xp.take(sign_nodes, idx) == s_first)
+    if log_ratio:
+        acc_log = acc_log * _safe_log_abs(xp, xi)
+        acc_log = xp.where(xp.isnan(acc_log), -math.inf, acc_log)  # ratio * log 0 at xi = 0
+    log_abs = xp.where(same_sign, acc_log, _safe_log_abs(xp, acc_lin))
+    sign = xp.where(same_sign, s_first, _sign(xp, acc_lin))
+    value = xp.where(same_sign, s_first * xp.exp(acc_log), acc_lin)
+    return value, log_abs, sign
+
+
+def _log_sign_nodes(values):
+    values = np.asarray(values, dtype=np.float64)
+    logs = np.log(np.abs(values), where=values != 0, out=np.full_like(values, -np.inf))
+    return np.stack([logs, np.sign(values)])
+
+
+class _NodeMaps:
+    """Node values of the b-layer maps S_b, f_b = F_b / K^b(1), e_b = D_b / K^b(1) of the NTK recursion
+    started at depth a: K^(a+b) = F_b(Sigma^a) + D_b(Sigma^a) K^a (D_b = dS_b/ds), plus their values at +-1."""
+
+    def __init__(self, grid, values, ends_plus, ends_minus, log_scale):
+        self.grid = grid  # (u, xi, inverse denominators, c)
+        self.values = [np.asarray(v) for v in values]
+        self.logs = [_log_sign_nodes(v) for v in self.values]
+        self.ends_plus, self.ends_minus, self.log_scale = ends_plus, ends_minus, log_scale
+
+    def at(self, s):
+        """The three maps at the cosines ``s`` (NumPy)."""
+        xp = array_namespace(s)
+        plus, minus = s >= 1.0, s <= -1.0
+        inner = np.where(plus | minus, 0.5, s)
+        start, weights = _lagrange_weights(self.grid, inner, xp)
+        out = []
+        for lin, logs, e_plus, e_minus in zip(self.values, self.logs, self.ends_plus, self.ends_minus):
+            value = _hybrid_interpolate(logs, lin, start, weights, inner, xp)[0]
+            out.append(np.where(plus, e_plus, np.where(minus, e_minus, value)))
+        return out
+
+    def then(self, outer: "_NodeMaps") -> "_NodeMaps":
+        """The maps of (self's layers, then outer's layers)."""
+        log_a, log_b = self.log_scale, outer.log_scale
+        s_a, f_a, e_a = self.values
+        ends = []
+        for ends_a in (self.ends_plus, self.ends_minus):
+            ends.append(np.asarray(ends_a, dtype=np.float64))
+        # K^(a+b)(1) = F_b(1) + D_b(1) K^a(1)  (in logs)
+        log_ab = log_b + math.log(outer.ends_plus[1] + outer.ends_plus[2] * math.exp(log_a - 0.0)) if log_a < 700 \
+            else log_b + log_a + math.log(outer.ends_plus[2] + outer.ends_plus[1] * math.exp(-log_a))
+        r_b = math.exp(log_b - log_ab)
+        r_ab = math.exp(log_b + log_a - log_ab)
+
+        def combine(s, f, e, sb, fb, eb):
+            return sb, r_b * fb + r_ab * eb * f, r_ab * eb * e
+
+        sb, fb, eb = outer.at(s_a)
+        values = combine(s_a, f_a, e_a, sb, fb, eb)
+        new_ends = []
+        for (s0, f0, e0) in ends:
+            sb0, fb0, eb0 = (float(v[0]) for v in outer.at(np.array([s0])))
+            new_ends.append(tuple(float(v) for v in combine(s0, f0, e0, sb0, fb0, eb0)))
+        return _NodeMaps(self.grid, values, new_ends[0], new_ends[1], log_ab)
+
+
+def _composed_maps(d: NormalizedDual, depth: int, grid) -> _NodeMaps:
+    """Node values of the depth-L maps by binary powering: O(grid * log L) instead of O(grid * L)."""
+    xi_nodes = grid.xi
+
+    def one_layer(x):
+        x = np.asarray(x, dtype=np.float64)
+        s1 = np.clip(np.asarray(d.value(x, array_namespace(x))), -1.0, 1.0)
+        return s1, np.asarray(d.derivative(x, array_namespace(x)))
+
+    log_k1 = math.log1p(d.slope_at_one)
+    s1, d1 = one_layer(xi_nodes)
+    scale = math.exp(-log_k1)
+    ends = []
+    for x0 in (1.0, -1.0):
+        sv, dv = one_layer(np.array([x0]))
+        ends.append((float(sv[0]), float(sv[0]) * scale, float(dv[0]) * scale))
+    power = _NodeMaps(grid, (s1, s1 * scale, d1 * scale), ends[0], ends[1], log_k1)
+    result = None
+    remaining = depth
+    while remaining:
+        if remaining & 1:
+            result = power if result is None else result.then(power)
+        remaining >>= 1
+        if remaining:
+            power = power.then(power)
+    return result
+
+
 def _grid_variable(theta, c):
     """u = theta + c ln(theta / (pi - theta)): log-spaced towards both ends of (0, pi), uniform between."""
-    return theta + c * (np.log(theta) - np.log(math.pi - theta))
+    return theta + c * (np.log(theta) - np.log(math.pi - theta)) if c else np.asarray(theta, dtype=np.float64)
 
 
-def _angle_grid(grid_size: int, c: float):
-    """Nodes uniform in u on [theta_min, pi - theta_min] (theta_min below the float resolution of arccos)."""
-    theta_min = 1e-9  # arccos of the largest float below 1 is 1.49e-8
+@dataclass(frozen=True)
+class _Grid:
+    """Interpolation nodes: cosines ``xi`` and abscissae ``u`` (increasing), per-stencil Lagrange
+    denominators, and the bucket table that locates a stencil in O(1)."""
+
+    u: np.ndarray
+    xi: np.ndarray
+    inverse_denominators: np.ndarray
+    c: float
+    buckets: np.ndarray
+    bucket_origin: float
+    bucket_width: float
+
+
+def _angle_grid(grid_size: int, c: float) -> _Grid:
+    """Cosine nodes whose angles are near-uniform in u on [theta_min, pi - theta_min].
+
+    Each node is a float xi_j and its abscissa is u(arccos xi_j), computed exactly as for a query:
+    close to xi = 1 the floats are sparse in theta (spacing 1.1e-16 / theta), so nodes placed at
+    exact angles would sit at the wrong abscissae.  Duplicate floats are dropped.
+    """
+    theta_min = 1.5e-8  # arccos of the largest float below 1 is 1.49e-8
     u_lo, u_hi = _grid_variable(theta_min, c), _grid_variable(math.pi - theta_min, c)
     u = np.linspace(u_lo, u_hi, grid_size)
     lo, hi = np.full_like(u, theta_min / 2), np.full_like(u, math.pi - theta_min / 2)
@@ -600,8 +745,21 @@ def _angle_grid(grid_size: int, c: float):
         mid = 0.5 * (lo + hi)
         below = _grid_variable(mid, c) < u
         lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
-    theta = 0.5 * (lo + hi)
-    return u, theta, float(u_lo), float((u_hi - u_lo) / (grid_size - 1))
+    ends = [np.nextafter(1.0, 0.0), np.nextafter(-1.0, 0.0)]  # the cosines closest to +-1 are nodes
+    xi = np.unique(np.concatenate([np.cos(0.5 * (lo + hi)), ends]))[::-1]
+    xi = xi[(xi < 1.0) & (xi > -1.0)]
+    u = _grid_variable(np.arccos(xi), c)
+    inverse_denominators = np.empty((u.size - _STENCIL + 1, _STENCIL))
+    for m in range(_STENCIL):
+        prod = np.ones(u.size - _STENCIL + 1)
+        for j in range(_STENCIL):
+            if j != m:
+                prod *= u[m : m + prod.size] - u[j : j + prod.size]
+        inverse_denominators[:, m] = 1.0 / prod
+    width = (u[-1] - u[0]) / (4 * u.size)
+    edges = u[0] + width * np.arange(4 * u.size + 1)
+    buckets = np.searchsorted(u, edges + 0.5 * width).astype(np.int64)
+    return _Grid(u, xi, inverse_denominators.reshape(-1), c, buckets, float(u[0]), float(width))
 
 
 def _ratio_nodes(log_f, log_xi):
@@ -616,6 +774,7 @@ def tabulate_depth(
     dual_derivative: Callable | None = None,
     grid_size: int = 4097,
     log_domain: bool | None = None,
+    method: str = "auto",
 ) -> DepthTable:
     """Tabulate the depth-L maps of :func:`nngp_ntk` once (O(grid_size * depth)); evaluate in O(size).
 
@@ -625,13 +784,21 @@ def tabulate_depth(
     d = get_dual(dual, derivative=dual_derivative)
     depth = check_positive_int(depth, "depth", minimum=0)
     grid_size = check_positive_int(grid_size, "grid_size", minimum=4 * _STENCIL)
+    if method not in ("auto", "direct", "doubling"):
+        raise ValueError(f"method must be 'auto', 'direct' or 'doubling', got {method!r}")
+    if method == "auto":
+        deep = depth > _DOUBLING_FROM and d.derivative is not None
+        method = "doubling" if deep and regime(d) == "majority_vote" else "direct"
+    if method == "doubling" and d.derivative is None:
+        raise ValueError("method='doubling' needs the derivative of the dual")
     if log_domain is None:
         log_domain = d.coefficients is not None and regime(d) == "one_nn"
     if log_domain and d.coefficients is None:
         raise ValueError(f"log_domain=True needs a polynomial dual, got {d.name!r}")
-    c = 0.1
-    u, theta, u_lo, u_step = _angle_grid(grid_size, c)
-    xi_nodes = np.cos(theta)
+    # power laws (singular and 1-NN regimes) need log spacing towards theta = 0 and pi; otherwise theta
+    use_log = bool(log_domain) or regime(d) != "majority_vote"
+    grid = _angle_grid(grid_size, 0.1)
+    xi_nodes = grid.xi
     has_ntk = d.derivative is not None
     log_k1 = _diagonal_ntk_log(d, depth) if has_ntk else 0.0
     if log_domain:
@@ -641,6 +808,13 @@ def tabulate_depth(
         sigma_nodes = np.stack([_ratio_nodes(ls, log_xi), ss])
         ntk_nodes = np.stack([_ratio_nodes(lk, log_xi), sk])
         sigma_lin, ntk_lin = ss * np.exp(ls), sk * np.exp(lk)
+    elif method == "doubling":
+        maps = _composed_maps(d, depth, grid)
+        s_l, f_l, e_l = maps.values
+        sigma_lin = s_l
+        sigma_nodes = _log_sign_nodes(sigma_lin)
+        ntk_lin = f_l + e_l * xi_nodes
+        ntk_nodes = _log_sign_nodes(ntk_lin)
     else:
         sigma, ntk = nngp_ntk(xi_nodes, d, depth, normalized=True)
         sigma_lin = np.asarray(sigma)
@@ -656,6 +830,11 @@ def tabulate_depth(
     if log_domain:
         ls, ss, lk, sk = (float(np.asarray(v)[0]) for v in log_nngp_ntk(minus_one, d, depth))
         antipodal = (ls, ss, lk - log_k1, sk)
+    elif method == "doubling":
+        s_end, f_end, e_end = maps.ends_minus
+        antipodal = tuple(
+            v for x in (s_end, f_end - e_end) for v in ((math.log(abs(x)) if x != 0 else -math.inf), float(np.sign(x)))
+        )
     else:
         sigma_end, ntk_end = nngp_ntk(minus_one, d, depth, normalized=True)
         values = [float(np.asarray(sigma_end)[0]), float(np.asarray(ntk_end)[0]) if has_ntk else 1.0]
@@ -663,7 +842,7 @@ def tabulate_depth(
             v for x in values for v in ((math.log(abs(x)) if x != 0 else -math.inf), float(np.sign(x)))
         )
     return DepthTable(
-        dual=d, depth=depth, log_ntk_at_one=log_k1, grid_u=u, grid_xi=xi_nodes,
+        dual=d, depth=depth, log_ntk_at_one=log_k1, grid=grid,
         sigma_nodes=sigma_nodes, ntk_nodes=ntk_nodes, sigma_linear=sigma_lin, ntk_linear=ntk_lin,
-        log_ratio=bool(log_domain), antipodal=antipodal, u_offset=u_lo, u_step=u_step, c=c,
+        log_ratio=bool(log_domain), antipodal=antipodal, use_log=use_log,
     )
