@@ -507,7 +507,9 @@ class DepthTable:
         shape = xi.shape
         flat = _clip(xp, xp.reshape(xi, (-1,)), -1.0, 1.0)
         n = flat.shape[0]
-        blocks = [self._evaluate_block(flat[lo : lo + _BLOCK], xp, want_log) for lo in range(0, max(n, 1), _BLOCK)]
+        blocks = [
+            self._evaluate_block(flat[lo : min(lo + _BLOCK, n)], xp, want_log) for lo in range(0, max(n, 1), _BLOCK)
+        ]
         out = []
         for i in range(len(blocks[0])):
             parts = [blk[i] for blk in blocks]
