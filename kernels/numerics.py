@@ -1,0 +1,75 @@
+"""Numerically delicate primitives shared by the closed-form kernels.
+
+Used by the NNGP/NTK recursions of Radhakrishnan, Belkin, Uhler, "Wide and deep neural networks
+achieve consistency for classification" (PNAS 2023; arXiv 2204.14126) in the form computed by
+neural-tangents (Novak et al., "Neural Tangents: Fast and Easy Infinite Neural Networks in Python",
+ICLR 2020; arXiv 1912.02803).
+
+For a pair of centred Gaussian pre-activations with variances ``q11``, ``q22`` and covariance
+``q12`` the kernels need
+
+* the determinant ``q11 q22 - q12^2`` (clipped at zero: round-off can make it slightly negative),
+* the correlation ``rho = q12 / sqrt(q11 q22)`` clipped to ``[-1, 1]``,
+* the angle ``theta = arccos(rho)`` in the form ``theta = arctan2(sqrt(q11 q22 - q12^2), q12)``.
+
+``arccos`` has an infinite derivative at ``rho = 1``: a rounding error ``eps`` in ``rho`` becomes an
+error ``sqrt(2 eps) ~ 1e-8`` in ``theta``.  The ``arctan2`` form keeps the error relative when the
+determinant is computed from the variances, and exactly identical variances and covariance (the
+diagonal of a Gram matrix, ``x1 is x2``) give an exactly zero determinant and hence ``theta = 0``.
+Every function takes and returns arrays of any array-API namespace.
+"""
+
+from __future__ import annotations
+
+from .backend import array_namespace
+
+__all__ = ["safe_sqrt", "determinant", "clipped_correlation", "angle", "normalized_angle"]
+
+
+def safe_sqrt(x, xp=None):
+    """``sqrt(max(x, 0))``: square root of a quantity that is non-negative up to round-off."""
+    xp = array_namespace(x) if xp is None else xp
+    return xp.sqrt(xp.clip(x, 0.0, None))
+
+
+def determinant(q11, q22, q12, xp=None):
+    """``max(q11 q22 - q12^2, 0)``, the determinant of the 2x2 covariance ``[[q11, q12], [q12, q22]]``."""
+    xp = array_namespace(q11, q22, q12) if xp is None else xp
+    return xp.clip(q11 * q22 - q12 * q12, 0.0, None)
+
+
+def clipped_correlation(q11, q22, q12, xp=None):
+    """``q12 / sqrt(q11 q22)`` clipped to ``[-1, 1]``; zero where a variance is zero."""
+    xp = array_namespace(q11, q22, q12) if xp is None else xp
+    prod = q11 * q22
+    positive = prod > 0
+    denom = xp.sqrt(xp.where(positive, prod, xp.ones_like(prod)))
+    rho = xp.where(positive, q12 / denom, xp.zeros_like(denom))
+    return xp.clip(rho, -1.0, 1.0)
+
+
+def angle(q11, q22, q12, xp=None, *, zero_variance=0.0):
+    """``theta = arctan2(sqrt(q11 q22 - q12^2), q12)`` in ``[0, pi]``.
+
+    Where ``q11 == q22 == q12`` bit for bit (a Gram diagonal) the determinant is exactly zero and
+    ``theta`` is exactly 0.  Where a variance is zero the angle is undefined; it is set to
+    ``zero_variance`` (neural-tangents uses ``pi/2`` for ``Sign``, i.e. a zero output).
+    """
+    xp = array_namespace(q11, q22, q12) if xp is None else xp
+    prod = q11 * q22
+    theta = xp.atan2(xp.sqrt(xp.clip(prod - q12 * q12, 0.0, None)), q12)
+    if zero_variance != 0.0:
+        theta = xp.where(prod > 0, theta, xp.full_like(theta, zero_variance))
+    return theta
+
+
+def normalized_angle(rho, xp=None):
+    """``arccos(rho)`` for a correlation ``rho`` in ``[-1, 1]``, via ``arctan2(sqrt((1-rho)(1+rho)), rho)``.
+
+    Factorising ``1 - rho^2`` keeps its relative accuracy near ``rho = +-1``.
+    """
+    xp = array_namespace(rho) if xp is None else xp
+    rho = xp.clip(rho, -1.0, 1.0)
+    return xp.atan2(xp.sqrt((1.0 - rho) * (1.0 + rho)), rho)
+
+
