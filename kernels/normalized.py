@@ -464,6 +464,7 @@ def _diagonal_ntk_log(d: NormalizedDual, depth: int) -> float:
 
 _LOG_FROM = 0.5  # cosine above which the table interpolates log|f| (theta < pi/3)
 _DOUBLING_FROM = 64  # depth above which majority-vote duals are tabulated by binary powering
+_LOG_BEND = 1e-3  # largest second difference of log|f| on a stencil interpolated in the log domain
 _BLOCK = 1 << 15  # entries evaluated together (keeps the temporaries in cache)
 _STENCIL = 6  # points of the local Lagrange interpolant (degree 5)
 
@@ -618,11 +619,21 @@ def _hybrid_interpolate(nodes_log, nodes_linear, start, weights, xi, xp, *, log_
     acc_lin = xp.zeros_like(xi)
     s_first = xp.take(sign_nodes, start)
     same_sign = (s_first != 0) if log_ratio else (s_first != 0) & (xp.abs(xi) > _LOG_FROM)
+    logs = []
     for m in range(_STENCIL):
         idx = start + m
-        acc_log = acc_log + weights[m] * xp.where(same_sign, xp.take(log_nodes, idx), 0.0)
+        logs.append(xp.take(log_nodes, idx))
+        acc_log = acc_log + weights[m] * xp.where(same_sign, logs[-1], 0.0)
         acc_lin = acc_lin + weights[m] * xp.take(lin_nodes, idx)
         same_sign = same_sign & (xp.take(sign_nodes, idx) == s_first)
+    if not log_ratio:
+        # A zero of f near the stencil bends log|f| (second differences ~ (h / distance)^2) and spoils its
+        # interpolant; power laws keep log|f| nearly straight in u.  Bent stencils use the linear one.
+        bend = xp.zeros_like(xi)
+        for m in range(1, _STENCIL - 1):
+            second = xp.abs(logs[m + 1] - 2.0 * logs[m] + logs[m - 1])
+            bend = xp.maximum(bend, xp.where(same_sign, second, math.inf))
+        same_sign = same_sign & (bend < _LOG_BEND)
     if log_ratio:
         acc_log = acc_log * _safe_log_abs(xp, xi)
         acc_log = xp.where(xp.isnan(acc_log), -math.inf, acc_log)  # ratio * log 0 at xi = 0
