@@ -1,0 +1,115 @@
+"""Batched L-BFGS logistic regression against scikit-learn's LogisticRegression (same objective)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.linear_model import LogisticRegression
+
+from kernels.backend import from_numpy, to_numpy
+from tests.helpers import assert_close
+from theory.logistic import MultinomialLogisticRegression, fit_logistic, logistic_objective, logistic_predict_proba
+from theory.naive_bayes import linear_predict
+
+RTOL = 1e-5  # the issue's agreement target, relative to the largest coefficient
+
+
+def _problem(seed, K, m, n, separation=0.8):
+    rng = np.random.default_rng(seed)
+    y = np.concatenate([np.arange(K), rng.integers(0, K, m - K)])
+    centres = rng.normal(size=(K, n)) * separation
+    X = rng.normal(size=(m, n)) + centres[y] + rng.normal(size=n)
+    return X, y
+
+
+def _sklearn(X, y, C):
+    return LogisticRegression(C=C, solver="lbfgs", tol=1e-12, max_iter=20000).fit(X, y)
+
+
+def _assert_agrees(fit, ref, X):
+    scale = max(np.abs(ref.coef_).max(), np.abs(ref.intercept_).max())
+    np.testing.assert_allclose(fit.coef, ref.coef_, rtol=RTOL, atol=RTOL * scale)
+    np.testing.assert_allclose(fit.intercept, ref.intercept_, rtol=RTOL, atol=RTOL * scale)
+    np.testing.assert_array_equal(linear_predict(fit.coef, fit.intercept, X), ref.predict(X))
+
+
+@pytest.mark.slow
+@settings(max_examples=24)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    K=st.integers(2, 7),
+    n=st.integers(1, 8),
+    extra=st.integers(5, 60),
+    C=st.sampled_from([0.01, 0.1, 1.0, 10.0]),
+)
+def test_agrees_with_sklearn(seed, K, n, extra, C):
+    X, y = _problem(seed, K, K + extra, n)
+    fit = fit_logistic(X, y, K, C=C, tol=1e-10, ftol=0.0, max_iter=20000)
+    assert bool(fit.converged)
+    _assert_agrees(fit, _sklearn(X, y, C), X)
+
+
+def test_objective_is_sklearn_objective_at_the_optimum():
+    X, y = _problem(5, 4, 50, 3)
+    ref = _sklearn(X, y, 2.0)
+    fit = fit_logistic(X, y, 4, C=2.0, tol=1e-10, ftol=0.0)
+    p = ref.predict_proba(X)
+    direct = 0.5 * np.sum(ref.coef_**2) - 2.0 * np.sum(np.log(p[np.arange(50), y]))
+    np.testing.assert_allclose(logistic_objective(ref.coef_, ref.intercept_, X, y, 4, C=2.0), direct, rtol=1e-12)
+    assert float(fit.objective) <= direct * (1 + 1e-12)
+    np.testing.assert_allclose(logistic_predict_proba(fit.coef, fit.intercept, X), p, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("K", [2, 5])
+def test_batched_with_padding_equals_separate_fits(K):
+    n, sizes = 4, [15, 30, 22]
+    problems = [_problem(s + 10, K, m, n) for s, m in enumerate(sizes)]
+    M = max(sizes)
+    Xb, yb, wb = np.zeros((3, M, n)), np.zeros((3, M), dtype=np.int64), np.zeros((3, M))
+    for b, (X, y) in enumerate(problems):
+        Xb[b, : len(y)], yb[b, : len(y)], wb[b, : len(y)] = X, y, 1.0
+    batched = fit_logistic(Xb, yb, K, sample_weight=wb, tol=1e-10, ftol=0.0, max_iter=5000)
+    assert batched.coef.shape == (3, 1 if K == 2 else K, n)
+    for b, (X, y) in enumerate(problems):
+        ref = _sklearn(X, y, 1.0)
+        scale = np.abs(ref.coef_).max()
+        np.testing.assert_allclose(batched.coef[b], ref.coef_, rtol=RTOL, atol=RTOL * scale)
+        np.testing.assert_allclose(batched.intercept[b], ref.intercept_, rtol=RTOL, atol=RTOL * scale)
+
+
+def test_backends_agree(xp):
+    X, y = _problem(7, 3, 40, 3)
+    ref = fit_logistic(X, y, 3, tol=1e-10, ftol=0.0)
+    got = fit_logistic(from_numpy(X, xp), from_numpy(y, xp), 3, tol=1e-10, ftol=0.0)
+    assert_close(got.coef, ref.coef, xp=xp, rtol=1e-7, atol=1e-9)
+    assert_close(got.intercept, ref.intercept, xp=xp, rtol=1e-7, atol=1e-9)
+
+
+def test_estimator_shell_matches_sklearn_layout():
+    X, y = _problem(2, 2, 40, 3)
+    labels = np.array([-1, 1])[y]
+    ours = MultinomialLogisticRegression(C=0.5, tol=1e-10).fit(X, labels)
+    ref = LogisticRegression(C=0.5, tol=1e-12, max_iter=5000).fit(X, labels)
+    assert ours.coef_.shape == ref.coef_.shape == (1, 3)
+    np.testing.assert_array_equal(ours.predict(X), ref.predict(X))
+    np.testing.assert_allclose(ours.decision_function(X), ref.decision_function(X), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ours.predict_proba(X), ref.predict_proba(X), rtol=1e-5, atol=1e-7)
+    assert ours.score(X, labels) == ref.score(X, labels)
+
+
+def test_bad_input():
+    X, y = _problem(0, 3, 20, 3)
+    with pytest.raises(ValueError, match="C must lie in"):
+        fit_logistic(X, y, 3, C=0.0)
+    with pytest.raises(ValueError, match="class 1 has none"):
+        fit_logistic(X, np.where(y == 1, 0, y), 3)
+    with pytest.raises(ValueError, match="n_classes"):
+        fit_logistic(X, y, 1)
+    bad = X.copy()
+    bad[3, 1] = np.inf
+    with pytest.raises(ValueError, match="X must contain only finite"):
+        MultinomialLogisticRegression().fit(bad, y)
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        MultinomialLogisticRegression().fit(X, np.ones(20))
