@@ -50,7 +50,7 @@ def consistency_bound(excess_ce):
     """
     if isinstance(excess_ce, (int, float)):
         t = check_positive(excess_ce, "excess_ce", allow_zero=True, allow_inf=True)
-        return float(np.nextafter(math.sqrt(2.0 * t), math.inf))
+        return 0.0 if t == 0 else float(np.nextafter(math.sqrt(2.0 * t), math.inf))  # sqrt(0) is exact
     xp = array_namespace(excess_ce)
     t = asarray(excess_ce, xp=xp, name="excess_ce")
     if bool(xp.any(t < 0)):
