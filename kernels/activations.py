@@ -216,7 +216,7 @@ class Gelu(Activation):
         xp = array_namespace(q11, q22, q12) if xp is None else xp
         prod = q11 * q22
         prod1 = (1.0 + q11) * (1.0 + q22)
-        d2 = xp.clip(prod1 - q12 * q12, 0.0, None)
+        d2 = xp.maximum(prod1 - q12 * q12, 0.0)
         d = xp.sqrt(d2)
         a = xp.atan2(q12, d)
         t = q12 / 4.0 + (q12 * a + (q12 * q12 + prod * d2) / (prod1 * d)) / _TWO_PI
@@ -397,7 +397,7 @@ def gauss_hermite_kernel(fn, derivative, q11, q22, q12, degree=25, xp=None):
     nodes, weights = np.polynomial.hermite_e.hermegauss(int(degree))
     weights = weights / math.sqrt(_TWO_PI)
     positive = q11 > 0
-    sd1 = xp.sqrt(xp.clip(q11, 0.0, None))
+    sd1 = xp.sqrt(xp.maximum(q11, 0.0))
     r = xp.where(positive, q12 / xp.where(positive, sd1, xp.ones_like(sd1)), xp.zeros_like(q12))
     s = safe_sqrt(q22 - r * r, xp)
     z = xp.asarray(nodes, dtype=q12.dtype, device=getattr(q12, "device", None))

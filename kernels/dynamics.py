@@ -93,7 +93,7 @@ class _Solver:
     def factor(self, s, size):
         """``e_s(l)`` on the eigenvalues; ``s / size`` where ``l = 0``."""
         xp = self.xp
-        positive = xp.clip(self.values, 0.0, None)
+        positive = xp.maximum(self.values, 0.0)
         numerator = -xp.expm1(-positive * s / size)
         magnitude = xp.abs(self.values)
         safe = xp.where(magnitude > 0, magnitude, xp.ones_like(magnitude))
@@ -361,7 +361,7 @@ class NTKRegressor(_FCKernelMachine):
         if not return_std:
             return g.mean
         xp = array_namespace(g.mean)
-        return g.mean, xp.sqrt(xp.clip(g.covariance, 0.0, None))
+        return g.mean, xp.sqrt(xp.maximum(g.covariance, 0.0))
 
     def score(self, X, y):
         """Coefficient of determination R^2 of the prediction (averaged over outputs)."""

@@ -72,17 +72,21 @@ def _normalize_get(get):
     return "nngp" in names, "ntk" in names
 
 
-def _set_diagonal(mat, rows, values, xp):
+def _block_eye(rows, xp, device):
+    """Boolean identity of the square sub-block ``[rows, rows]`` of a Gram row block (None off a Gram)."""
+    if rows is None:
+        return None
+    size = rows.stop - rows.start
+    return xp.arange(size, device=device)[:, None] == xp.arange(size, device=device)[None, :]
+
+
+def _set_diagonal(mat, rows, eye, values, xp):
     """Set the Gram diagonal inside the row block ``rows`` (columns ``rows``) to ``values``, in place.
 
     Only the square sub-block ``mat[:, rows]`` is touched, so the cost is O(block^2), not O(block N).
     """
     if rows is None:
         return mat
-    size = rows.stop - rows.start
-    eye = xp.arange(size)[:, None] == xp.arange(size)[None, :]
-    if hasattr(mat, "device"):
-        eye = xp.asarray(eye, device=mat.device)
     fill = values[:, None] if hasattr(values, "shape") else values
     mat[:, rows] = xp.where(eye, fill, mat[:, rows])
     return mat
@@ -94,15 +98,16 @@ def _direct_block(cov, var1, var2, rows, act, depth, sw2, sb2, want_ntk, xp):
     For a Gram matrix (``rows`` is the block's slice of ``x2``) the row variances are taken as a
     slice of the column variances, so the diagonal stays bit-equal to both.
     """
+    eye = _block_eye(rows, xp, getattr(cov, "device", None))
     var2 = sw2 * var2 + sb2
     var1 = var2[rows] if rows is not None else sw2 * var1 + sb2
-    nngp = _set_diagonal(sw2 * cov + sb2, rows, var1, xp)
+    nngp = _set_diagonal(sw2 * cov + sb2, rows, eye, var1, xp)
     ntk = nngp if want_ntk else None
     for _ in range(depth):
         t, tdot = act.kernel(var1[:, None], var2[None, :], nngp, xp)
         var2 = sw2 * act.kernel(var2, var2, var2, xp)[0] + sb2
         var1 = var2[rows] if rows is not None else sw2 * act.kernel(var1, var1, var1, xp)[0] + sb2
-        nngp = _set_diagonal(sw2 * t + sb2, rows, var1, xp)
+        nngp = _set_diagonal(sw2 * t + sb2, rows, eye, var1, xp)
         if want_ntk:
             ntk = nngp + sw2 * (ntk * tdot)
     return nngp, ntk
@@ -175,7 +180,7 @@ class _CosineMap:
         rho = xp.reshape(rho, (-1,))
         v = xp.sqrt((1.0 - xp.abs(rho)) * 0.5)
         t = v * (1.0 / self.step)
-        start = xp.clip(xp.floor(t), 0.0, float(self.intervals - 1))
+        start = xp.minimum(xp.floor(t), float(self.intervals - 1))
         frac = t - start
         index = xp.astype(start, xp.int64) + xp.astype(rho < 0, xp.int64) * self.intervals
         device = getattr(rho, "device", None)
@@ -265,9 +270,10 @@ def fc_kernel(
     for start in range(0, n1, block_size):
         stop = min(start + block_size, n1)
         if use_table:
-            rho = xp.clip(unit1[start:stop, :] @ unit2_t, -1.0, 1.0)
+            rho = xp.minimum(xp.maximum(unit1[start:stop, :] @ unit2_t, -1.0), 1.0)
             # a Gram diagonal of 1 - ulp would cost ~1e-8: the NTK map has a kink sqrt(1 - rho) at 1
-            rho = _set_diagonal(rho, slice(start, stop) if same else None, 1.0, xp)
+            rows = slice(start, stop) if same else None
+            rho = _set_diagonal(rho, rows, _block_eye(rows, xp, device), 1.0, xp)
             sigma_l, k_l = table(rho, xp)
             root = (scale * norm1[start:stop])[:, None] * norm2[None, :]
             block = (root * sigma_l if want_nngp else None, root * k_l if want_ntk else None)

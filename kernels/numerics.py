@@ -29,13 +29,13 @@ __all__ = ["safe_sqrt", "determinant", "clipped_correlation", "angle", "normaliz
 def safe_sqrt(x, xp=None):
     """``sqrt(max(x, 0))``: square root of a quantity that is non-negative up to round-off."""
     xp = array_namespace(x) if xp is None else xp
-    return xp.sqrt(xp.clip(x, 0.0, None))
+    return xp.sqrt(xp.maximum(x, 0.0))
 
 
 def determinant(q11, q22, q12, xp=None):
     """``max(q11 q22 - q12^2, 0)``, the determinant of the 2x2 covariance ``[[q11, q12], [q12, q22]]``."""
     xp = array_namespace(q11, q22, q12) if xp is None else xp
-    return xp.clip(q11 * q22 - q12 * q12, 0.0, None)
+    return xp.maximum(q11 * q22 - q12 * q12, 0.0)
 
 
 def clipped_correlation(q11, q22, q12, xp=None):
@@ -45,7 +45,7 @@ def clipped_correlation(q11, q22, q12, xp=None):
     positive = prod > 0
     denom = xp.sqrt(xp.where(positive, prod, xp.ones_like(prod)))
     rho = xp.where(positive, q12 / denom, xp.zeros_like(denom))
-    return xp.clip(rho, -1.0, 1.0)
+    return xp.minimum(xp.maximum(rho, -1.0), 1.0)
 
 
 def angle(q11, q22, q12, xp=None, *, zero_variance=0.0):
@@ -57,7 +57,7 @@ def angle(q11, q22, q12, xp=None, *, zero_variance=0.0):
     """
     xp = array_namespace(q11, q22, q12) if xp is None else xp
     prod = q11 * q22
-    theta = xp.atan2(xp.sqrt(xp.clip(prod - q12 * q12, 0.0, None)), q12)
+    theta = xp.atan2(xp.sqrt(xp.maximum(prod - q12 * q12, 0.0)), q12)
     if zero_variance != 0.0:
         theta = xp.where(prod > 0, theta, xp.full_like(theta, zero_variance))
     return theta
@@ -69,7 +69,7 @@ def normalized_angle(rho, xp=None):
     Factorising ``1 - rho^2`` keeps its relative accuracy near ``rho = +-1``.
     """
     xp = array_namespace(rho) if xp is None else xp
-    rho = xp.clip(rho, -1.0, 1.0)
+    rho = xp.minimum(xp.maximum(rho, -1.0), 1.0)
     return xp.atan2(xp.sqrt((1.0 - rho) * (1.0 + rho)), rho)
 
 
