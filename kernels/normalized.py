@@ -213,19 +213,20 @@ def hermite_coefficients(activation: Callable, degree: int, *, quadrature_points
     """
     degree = check_positive_int(degree, "degree", minimum=0)
     quadrature_points = check_positive_int(quadrature_points, "quadrature_points", minimum=degree + 1)
-    nodes, weights = np.polynomial.hermite_e.hermegauss(quadrature_points)
+    from scipy.special import roots_hermitenorm  # stable for many nodes (asymptotic rule above 150)
+
+    nodes, weights = roots_hermitenorm(quadrature_points)
     weights = weights / math.sqrt(2.0 * math.pi)
     values = np.asarray(activation(nodes), dtype=np.float64)
     if values.shape != nodes.shape or not np.all(np.isfinite(values)):
         raise ValueError("activation must map an array to a finite array of the same shape")
     out = np.empty(degree + 1)
-    he_prev, he = np.zeros_like(nodes), np.ones_like(nodes)
-    log_fact = 0.0
+    # normalised Hermite functions h_i = He_i / sqrt(i!) by their three-term recursion (no overflow)
+    h_prev, h = np.zeros_like(nodes), np.ones_like(nodes)
+    weighted = weights * values
     for i in range(degree + 1):
-        if i > 0:
-            log_fact += math.log(i)
-        out[i] = float(np.sum(weights * values * he)) * math.exp(-0.5 * log_fact)
-        he_prev, he = he, nodes * he - i * he_prev  # He_{i+1} = x He_i - i He_{i-1}
+        out[i] = float(np.sum(weighted * h))
+        h_prev, h = h, (nodes * h - math.sqrt(i) * h_prev) / math.sqrt(i + 1)
     return out
 
 
@@ -622,10 +623,11 @@ def _hybrid_interpolate(nodes_log, nodes_linear, start, weights, xi, xp, *, log_
     logs = []
     for m in range(_STENCIL):
         idx = start + m
-        logs.append(xp.take(log_nodes, idx))
-        acc_log = acc_log + weights[m] * xp.where(same_sign, logs[-1], 0.0)
+        log_m = xp.take(log_nodes, idx)
+        logs.append(xp.where(xp.isfinite(log_m), log_m, -1e300))  # -inf = 0 values: keeps differences finite
+        acc_log = acc_log + weights[m] * xp.where(same_sign & xp.isfinite(log_m), log_m, 0.0)
         acc_lin = acc_lin + weights[m] * xp.take(lin_nodes, idx)
-        same_sign = same_sign & (xp.take(sign_nodes, idx) == s_first)
+        same_sign = same_sign & (xp.take(sign_nodes, idx) == s_first) & xp.isfinite(log_m)
     if not log_ratio:
         # A zero of f near the stencil bends log|f| (second differences ~ (h / distance)^2) and spoils its
         # interpolant; power laws keep log|f| nearly straight in u.  Bent stencils use the linear one.
@@ -639,7 +641,7 @@ def _hybrid_interpolate(nodes_log, nodes_linear, start, weights, xi, xp, *, log_
         acc_log = xp.where(xp.isnan(acc_log), -math.inf, acc_log)  # ratio * log 0 at xi = 0
     log_abs = xp.where(same_sign, acc_log, _safe_log_abs(xp, acc_lin))
     sign = xp.where(same_sign, s_first, _sign(xp, acc_lin))
-    value = xp.where(same_sign, s_first * xp.exp(acc_log), acc_lin)
+    value = xp.where(same_sign, s_first * xp.exp(xp.where(same_sign, acc_log, 0.0)), acc_lin)
     return value, log_abs, sign
 
 
