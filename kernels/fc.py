@@ -113,7 +113,7 @@ def _direct_block(cov, var1, var2, rows, act, depth, sw2, sb2, want_ntk, xp):
     return nngp, ntk
 
 
-_HALF_GRID = 8193  # nodes per half of [-1, 1]; 4-point interpolation error ~0.02 h^4 |f^(4)|, h = 8.6e-5
+_MIN_HALF_GRID = 4097  # nodes per half of [-1, 1]
 _DIRECT_NODE_WORK = 50_000_000  # nodes x depth below which the nodes come from the direct recursion
 
 
@@ -127,23 +127,41 @@ def _normalized_recursion(act, rho, depth):
     return sigma, ntk
 
 
+def _exact_inverse_vandermonde(nodes):
+    """Inverse of the increasing Vandermonde matrix of small integer nodes, in exact rationals."""
+    from fractions import Fraction
+
+    n = len(nodes)
+    a = [[Fraction(int(x)) ** j for j in range(n)] + [Fraction(int(i == r)) for i in range(n)] for r, x in enumerate(nodes)]
+    for col in range(n):
+        pivot = next(r for r in range(col, n) if a[r][col] != 0)
+        a[col], a[pivot] = a[pivot], a[col]
+        a[col] = [v / a[col][col] for v in a[col]]
+        for r in range(n):
+            if r != col and a[r][col] != 0:
+                a[r] = [v - a[r][col] * w for v, w in zip(a[r], a[col])]
+    return np.array([[float(v) for v in row[n:]] for row in a])
+
+
 class _CosineMap:
     """The depth-L maps ``rho -> (Sigma^L(rho), K^L(rho))`` as piecewise cubics, cheap to evaluate.
 
-    Each half ``rho >= 0`` / ``rho < 0`` is parametrised by ``v = sqrt((1 - |rho|) / 2)`` (the sine of
-    half the angle to ``+-1``), in which the maps are smooth up to ``|rho| = 1`` although they have
-    ``sqrt(1 - rho^2)`` singularities in ``rho``.  On a uniform ``v`` grid each interval stores the
-    cubic through the four nearest nodes (4-point Lagrange), so an evaluation is one square root, one
-    index computation, four gathers and a Horner step per output.  Node values come from the direct
+    Each half ``rho >= 0`` / ``rho < 0`` is parametrised by ``s = v^(1/2)``, ``v = sqrt((1 - |rho|) / 2)``
+    (the sine of half the angle to ``+-1``): the maps are analytic in ``v`` up to ``|rho| = 1`` although
+    they have ``sqrt(1 - rho^2)`` singularities in ``rho``, and at depth ``L`` they vary on the scale
+    ``v ~ 1/L`` near ``v = 0``, which a grid uniform in ``s`` resolves with ``O(L^(1/2))`` nodes.  Each
+    interval stores the cubic through the four nearest nodes (4-point Lagrange), so an evaluation is two
+    square roots, one index computation, four gathers and a Horner step per output.  Node values come from the direct
     normalised recursion when ``nodes x depth`` is small, else from
     :func:`kernels.normalized.tabulate_depth` (accurate to ~1e-12 against the direct recursion).
     """
 
     def __init__(self, act, depth):
-        g = _HALF_GRID
-        self.step = (1.0 / math.sqrt(2.0)) / (g - 1)
-        v = np.arange(g) * self.step
+        g = max(_MIN_HALF_GRID, int(math.ceil(300.0 * math.sqrt(depth))))
+        self.step = 0.5**0.25 / (g - 1)  # s runs from 0 (rho = +-1) to (1/sqrt 2)^(1/2) (rho = 0)
+        v = (np.arange(g) * self.step) ** 2
         half = 1.0 - 2.0 * v * v
+        half[-1] = 0.0
         rho = np.concatenate([half, -half])
         if rho.size * depth <= _DIRECT_NODE_WORK:
             sigma, ntk = _normalized_recursion(act, rho, depth)
@@ -169,7 +187,7 @@ class _CosineMap:
             coefficients = np.empty((4, g - 1))
             for offset in np.unique(offsets):
                 nodes = np.arange(4) - offset
-                vandermonde_inverse = np.linalg.inv(np.vander(nodes, 4, increasing=True))
+                vandermonde_inverse = _exact_inverse_vandermonde(nodes)
                 rows = offsets == offset
                 coefficients[:, rows] = vandermonde_inverse @ stencil[rows].T
             out.append(coefficients)
@@ -178,8 +196,7 @@ class _CosineMap:
     def __call__(self, rho, xp):
         shape = rho.shape
         rho = xp.reshape(rho, (-1,))
-        v = xp.sqrt((1.0 - xp.abs(rho)) * 0.5)
-        t = v * (1.0 / self.step)
+        t = xp.sqrt(xp.sqrt((1.0 - xp.abs(rho)) * 0.5)) * (1.0 / self.step)
         start = xp.minimum(xp.floor(t), float(self.intervals - 1))
         frac = t - start
         index = xp.astype(start, xp.int64) + xp.astype(rho < 0, xp.int64) * self.intervals
