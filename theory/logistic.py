@@ -14,7 +14,8 @@ starts at 0 and never leaves the sum-zero subspace) it is returned centred, sum_
 The solver minimises the same objective divided by C sum_j s_j (scikit-learn's scaling), so the
 tolerance means what ``tol`` means there: stop when max |gradient| <= tol, or when the relative
 decrease of the objective falls below 64 machine epsilons (L-BFGS-B's ``ftol``).  L-BFGS with a
-history of ``history`` pairs, the Barzilai-Borwein initial scaling and an Armijo backtracking line
+history of ``history`` pairs, a diagonal preconditioner (each feature's second moment) with the
+Barzilai-Borwein initial scaling and an Armijo backtracking line
 search with safeguarded quadratic interpolation; every problem of the batch runs its own iteration
 (its own step, history and stopping), written with masks in the array API standard so the same
 code runs on NumPy, CuPy and ``array_api_strict``.
@@ -149,6 +150,9 @@ def fit_logistic(
         b0 = xp.reshape(xp.asarray(init[1], dtype=X.dtype), (B, n_rows, 1))
         theta = xp.concat([coef0, b0], axis=-1)
 
+    # Diagonal preconditioner: second moment of each feature (+ the penalty), 1 for the intercept.
+    second_moment = xp.sum(w[..., None] * X * X, axis=-2) + penalty[:, None]
+    scale = xp.expand_dims(xp.concat([second_moment, xp.ones((B, 1), dtype=X.dtype)], axis=-1), axis=-2)
     value, grad = _value_and_grad(theta, X, Y, w, penalty, binary, xp)
     grad_max = xp.max(xp.abs(xp.reshape(grad, (B, -1))), axis=-1)
     active = grad_max > tol
@@ -160,7 +164,7 @@ def fit_logistic(
     for _ in range(max_iter):
         if not bool(xp.any(active)):
             break
-        direction = _two_loop(grad, s_hist, y_hist, rho_hist, xp)
+        direction = _two_loop(grad, s_hist, y_hist, rho_hist, xp, scale)
         slope = _inner(grad, direction, xp)
         # Safeguard: fall back to steepest descent where the quasi-Newton direction is not a descent one.
         bad = slope >= 0
@@ -210,20 +214,26 @@ def fit_logistic(
     return LogisticFit(coef, intercept, n_iter, converged, grad_max, objective)
 
 
-def _two_loop(grad, s_hist, y_hist, rho_hist, xp):
-    """-H grad by the L-BFGS two-loop recursion, per problem (zero pairs are skipped harmlessly)."""
+def _two_loop(grad, s_hist, y_hist, rho_hist, xp, scale=None):
+    """-H grad by the L-BFGS two-loop recursion, per problem (zero pairs are skipped harmlessly).
+
+    The initial matrix is H0 = gamma diag(1 / scale): a diagonal preconditioner (the Hessian's
+    diagonal up to the logistic curvature), with gamma the Barzilai-Borwein factor in that metric.
+    """
     q = grad
     alphas = []
     for s, yk, rho in zip(reversed(s_hist), reversed(y_hist), reversed(rho_hist)):
         a = rho * _inner(s, q, xp)
         q = q - a[:, None, None] * yk
         alphas.append(a)
+    if scale is not None:
+        q = q / scale
     if s_hist:
         # Barzilai-Borwein scaling from the newest non-zero pair of each problem.
         one = xp.ones((grad.shape[0],), dtype=grad.dtype)
         gamma = one
         for s, yk, rho in zip(s_hist, y_hist, rho_hist):
-            yy = _inner(yk, yk, xp)
+            yy = _inner(yk, yk if scale is None else yk / scale, xp)
             have = rho > 0
             gamma = xp.where(have, 1.0 / xp.where(have, rho * yy, one), gamma)
         q = gamma[:, None, None] * q
