@@ -28,6 +28,8 @@ only terms with 2 w_j U > 1 are kept in the product, with K their degrees of fre
 
 is below the target, and [0, U] is integrated piecewise by adaptive Gauss-Kronrod quadrature
 (scipy.integrate.quad); the returned error bound is T(U) + (sum of quad's error estimates) / pi.
+With few degrees of freedom (|phi| ~ t^(-K/2) decays slowly) U would be huge; then [U0, inf) is
+integrated as two Fourier integrals by QUADPACK's QAWF and its error estimate is used instead of T.
 
 Far lower tail: (3) is a difference of two numbers near 1/2 and cannot resolve probabilities
 below its absolute error (about 1e-13).  There the Lugannani-Rice (1980) saddle-point formula is
@@ -60,6 +62,7 @@ from kernels.validation import check_positive, check_positive_int
 __all__ = ["GeneralizedChi2", "CDFResult", "BelowMinimumWarning"]
 
 LN2 = math.log(2.0)
+_QAWF_FROM = 32.0  # scaled t beyond which a slowly decaying tail is integrated by QAWF
 
 
 class BelowMinimumWarning(RuntimeWarning):
@@ -201,6 +204,12 @@ class GeneralizedChi2:
             return (1.0 if x >= self.offset else 0.0), 0.0
         y = (x - self.offset) / self._scale
         u_max, trunc = self._cutoff(self.tol / 4.0)
+        tail_from = None
+        if u_max > _QAWF_FROM and y > 0:
+            # Slow algebraic decay (few degrees of freedom): integrate [U0, inf) as Fourier integrals
+            # (QUADPACK QAWF) instead of truncating, using
+            # Im[exp(-i t y) phi(t)] = Im phi(t) cos(t y) - Re phi(t) sin(t y).
+            tail_from, u_max, trunc = _QAWF_FROM, _QAWF_FROM, 0.0
 
         def integrand(t):
             return float(np.imag(np.exp(self._log_phi(t) - 1j * t * y))) / t
@@ -216,6 +225,14 @@ class GeneralizedChi2:
                 )
                 total += val
                 quad_err += err
+            if tail_from is not None:
+                for part, weight, sign in ((np.imag, "cos", 1.0), (np.real, "sin", -1.0)):
+                    val, err = scipy.integrate.quad(
+                        lambda t, part=part: float(part(np.exp(self._log_phi(t)))) / t,
+                        tail_from, np.inf, weight=weight, wvar=y, epsabs=self.tol / 8.0, limlst=200,
+                    )
+                    total += sign * val
+                    quad_err += err
         p = 0.5 - total / math.pi
         return min(max(p, 0.0), 1.0), trunc + quad_err / math.pi
 
