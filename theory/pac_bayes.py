@@ -61,6 +61,8 @@ _EPS = float(np.finfo(np.float64).eps)
 _KL_RELATIVE_ERROR = 256 * _EPS
 # Number of ulps closed forms are pushed up by (each uses <= 8 correctly rounded operations).
 _ROUND_UP = 16 * _EPS
+# Allowance for the relative round-off of the binomial CDF (scipy.special.bdtr, via the incomplete beta).
+_BDTR_RELATIVE_ERROR = 1e-12
 DEFAULT_CATONI_GRID = tuple(float(c) for c in np.geomspace(0.01, 100.0, 41))
 
 # f(x) = x - log1p(x) near 0: with u = x/(2+x), log1p(x) = 2 atanh(u), so
@@ -131,7 +133,13 @@ def _kl_terms(q, p, xp):
     q_pos = q > 0
     q_lt1 = q < 1
     q_safe = xp.where(q_pos, q, one)
-    term1 = xp.where(q_pos, q * _f_of_ratio(d / q_safe, p / q_safe, xp), d)
+    finite = xp.abs(d) < q * 1e300  # d/q representable
+    q_div = xp.where(finite, q_safe, one)
+    term1 = q * _f_of_ratio(xp.where(finite, d / q_div, one), xp.where(finite, p / q_div, one + one), xp)
+    # q so small that d/q overflows (subnormal q): q f(d/q) = d - q ln(p/q), the second part negligible
+    p_safe = xp.where(p > 0, p, one)
+    huge = d - q * (xp.log(p_safe) - xp.log(q_safe))
+    term1 = xp.where(q_pos, xp.where(finite, term1, huge), d)
     # 1 + x2 = (1 - p)/(1 - q) is formed from 1 - p directly so that p near 1 keeps its accuracy.
     one_minus_q = xp.where(q_lt1, 1 - q, one)
     f2 = _f_of_ratio(-d / one_minus_q, (1 - p) / one_minus_q, xp)
@@ -322,12 +330,15 @@ def _binomial_tail_inverse(k, n, log_delta, xp):
     b = xp.where(full, xp.ones_like(k), n - k)
     p = sp.betainccinv(a, b, delta)
     p = xp.where(full, xp.ones_like(p), p)
+    # k = 0 has the closed form 1 - delta^(1/n) = -expm1(ln(delta)/n)
+    realizable = -xp.expm1(log_delta / n)
+    p = xp.where(k == 0, realizable, p)
     pending = ~full
     margin = 4 * _EPS * xp.abs(p) + 1e-300
     for _ in range(200):
         trial = xp.minimum(p + margin, xp.ones_like(p))
         cdf = sp.bdtr(xp.where(full, xp.zeros_like(k), k), n, trial)
-        ok = pending & ((cdf < delta * (1 - 1e-9)) | (trial == 1))
+        ok = pending & ((cdf < delta * (1 - _BDTR_RELATIVE_ERROR)) | (trial == 1))
         p = xp.where(ok, trial, p)
         pending = pending & ~ok
         if not bool(xp.any(pending)):
@@ -485,4 +496,43 @@ def all_bounds(errors, n, complexity, delta) -> dict:
         "langford_seeger": langford_seeger_bound(r, n, complexity, delta),
         "catoni": catoni_bound(r, n, complexity, delta),
     }
+    return out
+
+
+def monte_carlo_coverage(n, true_risks, complexity, delta, repetitions, seed=0) -> dict:
+    """Failure frequency of every bound over ``repetitions`` synthetic data sets (vectorised).
+
+    A countable class of m hypotheses with known true risks R_h and prior weights pi(h) =
+    exp(-complexity_h) (sum <= 1 required); each repetition draws k_h ~ Binomial(n, R_h) for all h.
+    The test-set bounds are applied to hypothesis 0 (fixed before the data), the Occam and PAC-Bayes
+    bounds to every hypothesis at once (they hold uniformly, so a data-chosen prompt is covered):
+    a repetition fails when some h has R_h above its bound.  Returns {bound name: failure frequency}
+    plus ``sigma`` = sqrt(delta (1 - delta) / repetitions).
+    """
+    delta = _check_delta(delta)
+    n = check_positive_int(n, "n")
+    repetitions = check_positive_int(repetitions, "repetitions")
+    risks = np.asarray(true_risks, dtype=np.float64)
+    complexity = np.broadcast_to(np.asarray(complexity, dtype=np.float64), risks.shape)
+    if risks.ndim != 1 or np.any((risks < 0) | (risks > 1)):
+        raise ValueError("true_risks must be a 1-D array of values in [0, 1]")
+    if np.any(complexity < 0) or np.exp(-complexity).sum() > 1 + 1e-12:
+        raise ValueError("prior weights exp(-complexity) must sum to <= 1")
+    rng = np.random.default_rng(seed)
+    errors = rng.binomial(n, risks, size=(repetitions, risks.size)).astype(np.float64)
+    kl = np.broadcast_to(complexity, errors.shape).copy()
+    empirical = errors / n
+    failures = {
+        "test_set_binomial": binomial_test_set_bound(errors[:, 0], n, delta) < risks[0],
+        "test_set_kl": test_set_kl_bound(errors[:, 0], n, delta) < risks[0],
+    }
+    uniform = {name: value for name, value in all_bounds(errors, n, kl, delta).items()}
+    for name, value in uniform.items():
+        failures[name] = np.any(value < risks, axis=1)
+    zero = errors == 0
+    realizable = occam_bound(np.zeros_like(errors), n, kl, delta, "realizable")
+    failures["occam_realizable"] = np.any(zero & (realizable < risks), axis=1)
+    out = {name: float(np.mean(f)) for name, f in failures.items()}
+    out["sigma"] = math.sqrt(delta * (1 - delta) / repetitions)
+    out["mean_empirical_risk"] = float(np.mean(empirical))
     return out
