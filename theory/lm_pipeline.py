@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import math
 import importlib.util
 import os
 import sys
@@ -278,6 +279,31 @@ class SmolLM:
         peak = table.max(axis=1, keepdims=True)
         return table - (peak + np.log(np.exp(table - peak).sum(axis=1, keepdims=True)))
 
+    def prefetch(self, sequences: Sequence[Sequence[int]]) -> None:
+        """Compute, in one batched forward pass per length, the rows that ``log_prob_table`` lacks for
+        these sequences (a greedy-search step scores many one-token extensions of one prefix)."""
+        by_length: dict[int, list[tuple[int, ...]]] = {}
+        for seq in sequences:
+            seq = tuple(int(i) for i in seq)
+            if seq not in self._memory and not self._row_path(seq).exists():
+                by_length.setdefault(len(seq), []).append(seq)
+        if not by_length:
+            return
+        self._load()
+        import torch
+
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        for group in by_length.values():
+            with torch.no_grad():
+                inputs = torch.tensor([[self.bos_token_id, *seq] for seq in group], dtype=torch.long)
+                logits = self._model(inputs).logits[:, -1].to(torch.float64)
+                rows = torch.log_softmax(logits, dim=-1).numpy()
+            for seq, row in zip(group, rows):
+                self._memory[seq] = row.astype(np.float32)
+                tmp = self._row_path(seq).with_suffix(f".tmp{os.getpid()}.npy")
+                np.save(tmp, row.astype(np.float32))
+                os.replace(tmp, self._row_path(seq))
+
     def _forward(self, ids: tuple[int, ...]) -> np.ndarray:
         self._load()
         import torch
@@ -286,3 +312,125 @@ class SmolLM:
             inputs = torch.tensor([[self.bos_token_id, *ids]], dtype=torch.long)
             logits = self._model(inputs).logits[0].to(torch.float64)
             return torch.log_softmax(logits, dim=-1).numpy()
+
+
+HAND_WRITTEN_TEMPLATES = (
+    "{}",
+    "{} news",
+    "a news article about {}",
+    "This article is about {} news.",
+    "A story about {}.",
+    "Topic: {}",
+    "news about {}",
+    "The topic of this news story is {}.",
+    "This is a {} story.",
+    "Category: {}",
+    "{} headlines",
+    "Latest {} news",
+)
+
+
+def ag_news_prompt_experiment(
+    n_selection: int | None = None,
+    n_heldout: int | None = None,
+    *,
+    seed: int = 0,
+    selection_fraction: float = 0.7,
+    delta: float = 0.05,
+    n_steps: int = 4,
+    n_candidates: int = 16,
+    max_length: int = 16,
+    cache_dir: str | os.PathLike | None = None,
+    results_dir: str | os.PathLike | None = None,
+    progress: bool = False,
+) -> dict:
+    """Greedy prompt search on the AG News selection set and every bound, checked on the held-out set.
+
+    ``n_selection`` / ``n_heldout`` take the first documents of each side of the fixed split (None: all).
+    Priors: ``lm`` (SmolLM2 with a uniform length prior on 1..max_length), ``lm_eos`` (SmolLM2 with its
+    end-of-sequence probability), ``uniform`` (uniform length, uniform tokens).  The result (JSON-ready)
+    is stored in ``results_dir`` (default ``results/pac_bayes``) keyed by the configuration and reused.
+    """
+    import json
+
+    from .prompts import (
+        LMPromptPrior,
+        PromptTemplate,
+        UniformTokenPrior,
+        evaluate_prompts,
+        greedy_prompt_search,
+        kendall_tau,
+    )
+
+    config = {
+        "n_selection": n_selection,
+        "n_heldout": n_heldout,
+        "seed": seed,
+        "selection_fraction": selection_fraction,
+        "delta": delta,
+        "n_steps": n_steps,
+        "n_candidates": n_candidates,
+        "max_length": max_length,
+        "embedder": EMBEDDER_NAME,
+        "lm": LM_NAME,
+        "templates": list(HAND_WRITTEN_TEMPLATES),
+    }
+    key = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+    out_dir = Path(results_dir) if results_dir is not None else _REPO_ROOT / "results" / "pac_bayes"
+    store = out_dir / f"ag_news_{key}.json"
+    if store.exists():
+        return json.loads(store.read_text())
+
+    texts, labels = load_ag_news()
+    selection, heldout = split_selection_heldout(len(texts), selection_fraction, seed)
+    selection = selection[: n_selection or len(selection)]
+    heldout = heldout[: n_heldout or len(heldout)]
+    embedder = SentenceEmbedder(cache_dir, progress=progress)
+    train_emb = embedder.embed([texts[i] for i in selection])
+    test_emb = embedder.embed([texts[i] for i in heldout])
+    y_train, y_test = labels[selection], labels[heldout]
+    lm = SmolLM(cache_dir)
+    names = AG_NEWS_CLASS_NAMES
+    search = greedy_prompt_search(lm, embedder, names, train_emb, y_train, n_steps=n_steps, n_candidates=n_candidates)
+    priors = {
+        "lm": LMPromptPrior(lm, end="length", max_length=max_length),
+        "lm_eos": LMPromptPrior(lm, end="eos"),
+        "uniform": UniformTokenPrior(lm, max_length=max_length),
+    }
+    hand = [PromptTemplate.from_text(t, lm) for t in HAND_WRITTEN_TEMPLATES]
+    pool = list(dict.fromkeys([search.best, *search.path, *hand, *search.candidates]))
+    reports = evaluate_prompts(
+        pool,
+        lm=lm,
+        embedder=embedder,
+        class_names=names,
+        train_embeddings=train_emb,
+        train_labels=y_train,
+        test_embeddings=test_emb,
+        test_labels=y_test,
+        priors=priors,
+        delta=delta,
+    )
+    # rank agreement over every prompt with a finite prior under each prior (headline bound: Occam binomial)
+    tau = {}
+    for name in priors:
+        usable = [r for r in reports if math.isfinite(r.kl[name])]
+        tau[name] = {
+            "n_prompts": len(usable),
+            "kendall_tau": kendall_tau([r.bounds[name]["occam_binomial"] for r in usable], [r.test_error for r in usable]),
+        }
+    by_ids = {r.token_ids: r for r in reports}
+    result = {
+        "config": config,
+        "n_train": int(len(selection)),
+        "n_test": int(len(heldout)),
+        "greedy": reports[0].as_dict(),
+        "greedy_path": [by_ids[t.token_ids].as_dict() for t in search.path],
+        "prompts": [r.as_dict() for r in reports],
+        "kendall_tau": tau,
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = store.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(result, indent=1))
+    os.replace(tmp, store)
+    return result

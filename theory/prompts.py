@@ -192,7 +192,8 @@ class LMPromptPrior:
             return -math.inf
         if self.end == "eos" and self.lm.eos_token_id in ids:
             return -math.inf
-        table = self.lm.log_prob_table(ids)
+        # rows 0..L-1 score the tokens; row L (one more forward pass) only for the EOS term
+        table = self.lm.log_prob_table(ids if self.end == "eos" else ids[:-1])
         total = math.fsum(float(table[t, w]) for t, w in enumerate(ids))
         if self.end == "eos":
             return total + float(table[len(ids), self.lm.eos_token_id])
@@ -381,6 +382,8 @@ def greedy_prompt_search(
             if len(chosen) == n_candidates:
                 break
         templates = [PromptTemplate.from_tokens(current + [t], lm) for t in chosen]
+        if hasattr(lm, "prefetch"):  # batch the forward passes the priors will ask for
+            lm.prefetch([t.token_ids for t in templates])
         errors = prompt_errors(train_embeddings, train_labels, _embed_classes(embedder, templates, class_names))
         for t in templates:
             if t.token_ids not in seen:
