@@ -318,8 +318,8 @@ class GeneralizedChi2:
             raise ValueError(f"x must be finite, got {x!r}")
         if method not in ("auto", "imhof", "saddlepoint"):
             raise ValueError(f"method must be 'auto', 'imhof' or 'saddlepoint', got {method!r}")
-        if self.n_terms == 0:
-            return CDFResult(0.0 if x >= self.offset else -math.inf, "degenerate", 0.0)
+        if self.n_terms == 0 and x >= self.offset:
+            return CDFResult(0.0, "degenerate", 0.0)  # Q = offset with probability one
         if x <= self.offset:
             return CDFResult(-math.inf, "below_minimum", 0.0)
         if method in ("auto", "imhof"):

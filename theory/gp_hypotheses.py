@@ -107,11 +107,15 @@ def fc_kernel(depth: int, activation: str = "relu", kind: str = "nngp", **option
 
 @dataclass(frozen=True)
 class GPPosterior:
-    """Noise-free GP posterior at the test inputs: mean (n_test, n_out), C = V diag(lambda) V^T."""
+    """Noise-free GP posterior at the test inputs: mean (n_test, n_out), C = V diag(lambda) V^T.
+
+    ``variance_floor``: eigenvalues at or below it are zero up to round-off and jitter.
+    """
 
     mean: Any
     eigenvalues: Any
     eigenvectors: Any
+    variance_floor: float = 0.0
 
     @property
     def n_test(self) -> int:
@@ -200,7 +204,10 @@ def gp_posterior(x_train, y_train, x_test, kernel: Callable | None = None, *, ji
             f"(largest {lam_max:.6g}): the kernel is not positive semi-definite on x_train and x_test"
         )
     eigenvalues = xp.maximum(eigenvalues, 0.0)  # round-off below zero
-    return GPPosterior(mean=mean, eigenvalues=eigenvalues, eigenvectors=eigenvectors)
+    # Variance the jitter leaves at training inputs, or round-off relative to the prior variance.
+    prior_max = float(xp.max(xp.linalg.diagonal(k_test)))
+    floor = max(10.0 * jitter * mean_diag, k_test.shape[0] * float(np.finfo(np.float64).eps) * prior_max)
+    return GPPosterior(mean=mean, eigenvalues=eigenvalues, eigenvectors=eigenvectors, variance_floor=floor)
 
 
 def standard_normal(rng, shape, xp, dtype=None):
@@ -273,15 +280,14 @@ def sample_losses(posterior: GPPosterior, y_test, n_samples: int, rng=None, *, b
 def loss_distribution(posterior: GPPosterior, y_test, *, tol: float = 1e-13) -> GeneralizedChi2:
     """The exact law of the test loss (2) as a generalised chi-squared variable (equation (3)).
 
-    Eigenvalues at round-off level (below n_test * machine-eps * largest) count as zero variance:
-    their directions contribute a constant.
+    Eigenvalues at or below ``posterior.variance_floor`` (ten times the jitter, or n_test machine
+    epsilons of the prior variance) count as zero variance: their directions contribute a constant.
     """
     xp, y_test = _check_targets(posterior, y_test)
     rho = to_numpy(posterior.eigenvectors.T @ (posterior.mean - y_test)).astype(np.float64)
     lam = to_numpy(posterior.eigenvalues).astype(np.float64)
     n_test, n_out = posterior.n_test, posterior.n_outputs
-    cutoff = n_test * np.finfo(np.float64).eps * max(float(lam.max(initial=0.0)), 0.0)
-    active = lam > cutoff
+    active = lam > posterior.variance_floor
     rho_sq = np.sum(rho**2, axis=1)
     offset = float(np.sum(rho_sq[~active])) / n_test
     return GeneralizedChi2(
