@@ -8,7 +8,7 @@
   tight up to the constant; the derivation's identities checked in sympy.
 
 The three m* claims share one run of :func:`theory.nb_lr_simulation.run_sample_complexity` per
-parameter set (memoised in-process).  Quick scale: K = 3, n in {50, 100, 200, 500}, 3 trials, 500 test
+parameter set (memoised in-process).  Quick scale: K = 2, n in {50, 100, 200, 500}, 3 trials, 500 test
 points per class (n_max / n_min = 10, as in the paper's 1000 / 100); full scale: the paper's grid.
 """
 
@@ -26,7 +26,7 @@ from theory.nb_lr_simulation import SimulationConfig, run_sample_complexity
 from ..papers import NB_VS_LR
 from ..registry import Outcome, claim
 
-QUICK = {"Ks": [3], "ns": [50, 100, 200, 500], "trials": 3, "test_per_class": 500, "seed": 0}
+QUICK = {"Ks": [2], "ns": [50, 100, 200, 500], "trials": 3, "test_per_class": 500, "seed": 0}
 FULL = {"Ks": [2, 3, 5, 7], "ns": [100, 200, 400, 1000], "trials": 5, "test_per_class": None}
 
 

@@ -154,3 +154,18 @@ def test_consistency_bad_input():
     with pytest.raises(ValueError, match="sum to 1"):
         excess_cross_entropy(np.array([0.5, 0.6]), np.array([0.5, 0.5]))
     assert consistency_bound(0.0) == 0.0
+
+
+# --- real data ----------------------------------------------------------------------------------
+
+
+def test_real_learning_curves_wine():
+    from theory.nb_lr_real import real_learning_curves
+
+    out = real_learning_curves("wine", sizes=[6, 60], trials=2)
+    assert out["n_classes"] == 3 and out["n_features"] == 13 and out["sizes"] == [6, 60]
+    for key in ("nb_mean", "lr_mean", "nb_std", "lr_std"):
+        assert len(out[key]) == 2 and all(0.0 <= v <= 1.0 for v in out[key])
+    assert out["nb_mean"][1] < 0.15 and out["lr_mean"][1] < 0.15  # both learn wine well from 60 points
+    with pytest.raises(ValueError, match="dataset must be one of"):
+        real_learning_curves("iris2")
