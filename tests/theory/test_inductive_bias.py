@@ -173,7 +173,7 @@ def test_sankaran_tail():
     # where scipy's logcdf underflows the estimator switches to Sankaran and stays finite
     fit = fit_ncx2(scipy.stats.ncx2.rvs(df, nc, scale=scale, size=2000, random_state=np.random.default_rng(0)))
     log_p, method = fit.log_cdf(1e-30 * fit.scale)
-    assert method == "sankaran" and math.isfinite(log_p) and log_p < -700
+    assert method == "sankaran" and math.isfinite(log_p) and log_p < -100
     assert sankaran_log_cdf(1e-3, df, nc, scale, tail="paper") < 0
     with pytest.raises(ValueError, match="tail"):
         sankaran_log_cdf(1.0, df, nc, scale, tail="exact")
