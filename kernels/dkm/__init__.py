@@ -1,0 +1,54 @@
+"""Deep kernel machines.
+
+Yang, Robeyns, Milsom, Anson, Schoots, Aitchison, "A theory of representation learning gives a
+deep generalisation of kernel methods", ICML 2023, arXiv 2108.13097.
+
+* :mod:`.gram_kernels`: kernels acting on Gram matrices (squared exponential, arccos, normalised Gaussian)
+* :mod:`.objective`: the DKM objective, KL terms, Gaussian likelihood and exact gradients
+* :mod:`.solver`: L-BFGS on a Cholesky parametrisation of the Grams
+* :mod:`.sparse`: inducing-point DKM (linear in the number of points) and predictions
+* :mod:`.estimator`: the scikit-learn style ``DeepKernelMachine``
+"""
+
+from .estimator import DeepKernelMachine
+from .gram_kernels import ArcCos, GramKernel, NormalisedGaussian, SquaredExponential, make_kernel
+from .objective import (
+    CholeskyError,
+    dkm_objective,
+    dkm_objective_and_grad,
+    gaussian_log_likelihood,
+    input_gram,
+    kl_gaussian,
+    kl_gaussian_grad,
+    kl_terms,
+    nngp_grams,
+)
+from .solver import DKMSolution, optimise_grams, solve_dkm
+from .sparse import dkm_predict, input_blocks, sparse_nngp_grams, sparse_objective, sparse_objective_and_grad, sparse_predict
+
+__all__ = [
+    "DeepKernelMachine",
+    "GramKernel",
+    "SquaredExponential",
+    "ArcCos",
+    "NormalisedGaussian",
+    "make_kernel",
+    "CholeskyError",
+    "dkm_objective",
+    "dkm_objective_and_grad",
+    "gaussian_log_likelihood",
+    "input_gram",
+    "kl_gaussian",
+    "kl_gaussian_grad",
+    "kl_terms",
+    "nngp_grams",
+    "DKMSolution",
+    "optimise_grams",
+    "solve_dkm",
+    "dkm_predict",
+    "input_blocks",
+    "sparse_nngp_grams",
+    "sparse_objective",
+    "sparse_objective_and_grad",
+    "sparse_predict",
+]

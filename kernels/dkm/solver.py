@@ -1,0 +1,224 @@
+"""A quasi-Newton solver for the deep kernel machine objective.
+
+Paper: Adam X. Yang, Maxime Robeyns, Edward Milsom, Ben Anson, Nandi Schoots, Laurence Aitchison,
+"A theory of representation learning gives a deep generalisation of kernel methods", ICML 2023,
+arXiv 2108.13097.  The group's code maximises the objective with Adam on G = V V^T / P; here:
+
+* Each Gram matrix is parametrised as G_l = A_l U_l U_l^T A_l^T with A_l = chol(G_l at the start)
+  (by default the NNGP Grams, where every KL term vanishes) and U_l lower triangular, starting at I.
+  G_l stays positive (semi)definite for every U_l, and -log|G_l| in the objective keeps it definite.
+  The whitening by A_l makes the KL part of the Hessian close to the identity at the start.
+* The gradient is exact: dF/dU_l = tril(A_l^T (Gbar_l + Gbar_l^T) A_l U_l), with Gbar_l from
+  :func:`kernels.dkm.objective.dkm_objective_and_grad`.
+* Kernel hyperparameters and the noise variance may be learned in the same run (log scale).
+* The optimiser is scipy's L-BFGS-B on the vector of all parameters; it stops when the largest
+  component of the gradient of the objective per data point, L / (P D), falls below ``tol``.
+
+Linear algebra runs on the inputs' array library (numpy, cupy, array_api_strict); only the
+parameter vector handed to scipy lives on the host.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import minimize
+
+from ..backend import array_namespace, from_numpy, to_numpy
+from .gram_kernels import GramKernel
+from .objective import CholeskyError, cholesky, dkm_objective_and_grad, nngp_grams
+
+__all__ = ["DKMSolution", "solve_dkm", "optimise_grams", "pack_kernels", "unpack_kernels"]
+
+
+@dataclass
+class DKMSolution:
+    """Result of :func:`solve_dkm`.
+
+    ``grams[l]`` is the optimal G_(l+1) (the NNGP Gram where nu is infinite); ``trace`` holds the
+    objective after each iteration (starting with the initial value); ``grad_norm`` is the final
+    max-abs gradient of L / (P D) in the solver's coordinates.
+    """
+
+    grams: list
+    kernels: list
+    noise_var: float
+    objective: float
+    n_iter: int
+    n_evals: int
+    converged: bool
+    grad_norm: float
+    trace: list = field(default_factory=list)
+    message: str = ""
+
+
+def pack_kernels(kernels) -> np.ndarray:
+    return np.array([math.log(v) for k in kernels for v in k.params().values()], dtype=np.float64)
+
+
+def unpack_kernels(kernels, theta) -> list[GramKernel]:
+    out, i = [], 0
+    for k in kernels:
+        names = k.learnable
+        out.append(k.with_params(**{n: math.exp(float(theta[i + j])) for j, n in enumerate(names)}))
+        i += len(names)
+    return out
+
+
+def _fill_deterministic(G0, grams, kernels, jitter):
+    """Replace the None entries (layers with nu = inf) by K(G_(l-1)) + jitter I."""
+    out, G_prev = [], G0
+    for l, G in enumerate(grams):
+        if G is None:
+            G = nngp_grams(G_prev, kernels[l:l + 1], 1, jitter)[0]
+        out.append(G)
+        G_prev = G
+    return out
+
+
+def solve_dkm(
+    G0,
+    Y,
+    kernels,
+    nu,
+    noise_var: float,
+    *,
+    jitter: float = 1e-6,
+    init=None,
+    learn_kernel: bool = False,
+    learn_noise: bool = False,
+    tol: float = 1e-6,
+    max_iter: int = 2000,
+    history: int = 20,
+) -> DKMSolution:
+    """Maximise the DKM objective over G_1..G_L (and optionally hyperparameters and noise).
+
+    ``init``: starting Grams (default: the NNGP recursion, i.e. the prior, where the KL terms are 0).
+    Layers with nu = inf are not free: they follow the NNGP recursion of the current kernels.
+    """
+    Y2 = Y if Y.ndim == 2 else Y[:, None]
+    nu = [float(v) for v in nu]
+    if init is None:
+        init = nngp_grams(G0, kernels, len(nu), jitter)
+
+    def objective(grams, factors, ks, s2):
+        return dkm_objective_and_grad(G0, grams, Y2, ks, nu, s2, jitter, factors)
+
+    solution = optimise_grams(
+        objective, init, nu, kernels, noise_var, n_data=Y2.shape[0] * Y2.shape[1], jitter=jitter,
+        learn_kernel=learn_kernel, learn_noise=learn_noise, tol=tol, max_iter=max_iter, history=history,
+    )
+    solution.grams = _fill_deterministic(G0, solution.grams, solution.kernels, jitter)
+    return solution
+
+
+def optimise_grams(
+    objective,
+    init,
+    nu,
+    kernels,
+    noise_var: float,
+    *,
+    n_data: int,
+    jitter: float,
+    learn_kernel: bool,
+    learn_noise: bool,
+    tol: float,
+    max_iter: int,
+    history: int = 20,
+) -> DKMSolution:
+    """L-BFGS on G_l = A_l U_l U_l^T A_l^T (A_l = chol(init[l])), kernel log-parameters, log noise.
+
+    ``objective(grams, factors, kernels, noise_var) -> (value, DKMGradient)`` where
+    ``factors[l] = A_l U_l`` is a lower Cholesky factor of ``grams[l]``; layers with nu = inf get
+    None.  The function minimised is -value / n_data; ``tol`` bounds its max-abs gradient.
+    """
+    L = len(nu)
+    free = [l for l in range(L) if not math.isinf(nu[l])]
+    kernels = list(kernels)
+    xp = array_namespace(*[init[l] for l in free]) if free else None
+    chol = {l: cholesky(init[l], f"initial G_{l + 1}", jitter) for l in free}
+    sizes = {l: init[l].shape[0] for l in free}
+    offsets, n_gram = {}, 0
+    for l in free:
+        offsets[l] = n_gram
+        n_gram += sizes[l] ** 2
+    masks = {l: xp.tril(xp.ones((sizes[l], sizes[l]), dtype=init[l].dtype)) for l in free}
+    theta0 = pack_kernels(kernels) if learn_kernel else np.zeros(0)
+    x0 = np.concatenate(
+        [np.eye(sizes[l]).ravel() for l in free]
+        + [theta0, np.array([math.log(noise_var)] if learn_noise else [])]
+    )
+    scale = 1.0 / n_data
+
+    def unpack(x):
+        U, grams, factors = {}, [None] * L, [None] * L
+        for l in free:
+            m = sizes[l]
+            block = np.ascontiguousarray(x[offsets[l]:offsets[l] + m * m]).reshape(m, m)
+            U[l] = from_numpy(block, xp) * masks[l]
+            factors[l] = chol[l] @ U[l]
+            grams[l] = factors[l] @ factors[l].T
+        ks = unpack_kernels(kernels, x[n_gram:n_gram + theta0.size]) if learn_kernel else kernels
+        s2 = math.exp(float(x[-1])) if learn_noise else noise_var
+        return U, ks, s2, grams, factors
+
+    state = {"value": None, "evals": 0}
+
+    def fun(x):
+        U, ks, s2, grams, factors = unpack(x)
+        try:
+            value, grad = objective(grams, factors, ks, s2)
+        except CholeskyError:
+            if state["evals"] == 0:
+                raise
+            # a trial step of the line search left the positive definite region: reject it
+            return math.inf, np.zeros_like(x)
+        state["evals"] += 1
+        state["value"] = value
+        parts = []
+        for l in free:
+            A, Gbar = chol[l], grad.grams[l]
+            dU = (A.T @ ((Gbar + Gbar.T) @ (A @ U[l]))) * masks[l]
+            parts.append(np.ravel(to_numpy(dU)))
+        if learn_kernel:
+            parts.append(np.array([g[n] for k, g in zip(ks, grad.kernels) for n in k.learnable], dtype=np.float64))
+        if learn_noise:
+            parts.append(np.array([grad.log_noise_var]))
+        g = np.concatenate(parts) if parts else np.zeros(0)
+        return -value * scale, -g * scale
+
+    value0, g0 = fun(x0)
+    trace = [-value0 / scale]
+    if x0.size == 0:  # nothing to optimise: every layer is deterministic and nothing is learned
+        _, ks, s2, grams, _ = unpack(x0)
+        return DKMSolution(grams, ks, s2, trace[0], 0, 1, True, 0.0, trace, "no free parameters")
+
+    def callback(xk):
+        trace.append(state["value"])
+
+    result = minimize(
+        fun,
+        x0,
+        jac=True,
+        method="L-BFGS-B",
+        callback=callback,
+        options={"maxiter": max_iter, "gtol": tol, "ftol": 1e-15, "maxcor": history, "maxls": 40},
+    )
+    value, g = fun(result.x)
+    _, ks, s2, grams, _ = unpack(result.x)
+    grad_norm = float(np.max(np.abs(g)))
+    return DKMSolution(
+        grams=grams,
+        kernels=ks,
+        noise_var=s2,
+        objective=-value / scale,
+        n_iter=int(result.nit),
+        n_evals=state["evals"],
+        converged=grad_norm <= tol,
+        grad_norm=grad_norm,
+        trace=trace,
+        message=str(result.message),
+    )
