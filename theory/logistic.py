@@ -186,13 +186,13 @@ def fit_logistic(
         m3 = moved[:, None, None]
         theta = xp.where(m3, new_theta, theta)
         grad = xp.where(m3, new_grad, grad)
-        old_value = value
         value = xp.where(moved, new_value, value)
         n_iter = n_iter + xp.astype(moved, xp.int64)
         good_pair = moved & (sy > 1e-10 * xp.sqrt(_inner(s, s, xp) * _inner(yk, yk, xp)))
-        s_hist.append(xp.where(good_pair[:, None, None], s, xp.zeros_like(s)))
-        y_hist.append(xp.where(good_pair[:, None, None], yk, xp.zeros_like(yk)))
-        rho_hist.append(xp.where(good_pair, 1.0 / xp.where(good_pair, sy, one), xp.zeros_like(sy)))
+        keep = xp.astype(good_pair, X.dtype)  # pairs that fail the curvature test are stored as zeros
+        s_hist.append(s * keep[:, None, None])
+        y_hist.append(yk * keep[:, None, None])
+        rho_hist.append(keep / xp.where(good_pair, sy, one))
         if len(s_hist) > history:
             s_hist.pop(0), y_hist.pop(0), rho_hist.pop(0)
         grad_max = xp.max(xp.abs(xp.reshape(grad, (B, -1))), axis=-1)
@@ -200,7 +200,6 @@ def fit_logistic(
         stalled = active & ~accepted
         small_decrease = moved & (decrease <= ftol)
         active = active & ~stalled & ~small_decrease & (grad_max > tol)
-        del old_value
 
     converged = ~active
     if not binary:  # centre the non-identified multinomial intercept

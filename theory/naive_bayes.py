@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from kernels.backend import array_namespace, asarray
-from kernels.validation import check_finite_array, check_positive, check_positive_int
+from kernels.validation import check_positive, check_positive_int
 
 __all__ = [
     "SharedVarianceNBParams",

@@ -45,7 +45,7 @@ from typing import Callable
 
 import numpy as np
 
-from kernels.backend import array_namespace, from_numpy, namespace_of, to_numpy
+from kernels.backend import from_numpy, namespace_of, to_numpy
 from kernels.validation import check_in_open_interval, check_positive, check_positive_int
 
 from .logistic import fit_logistic

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.linear_model import LogisticRegression
 
-from kernels.backend import from_numpy, to_numpy
+from kernels.backend import from_numpy
 from tests.helpers import assert_close
 from theory.logistic import MultinomialLogisticRegression, fit_logistic, logistic_objective, logistic_predict_proba
 from theory.naive_bayes import linear_predict
