@@ -39,7 +39,7 @@ class DKMSolution:
 
     ``grams[l]`` is the optimal G_(l+1) (the NNGP Gram where nu is infinite); ``trace`` holds the
     objective after each iteration (starting with the initial value); ``grad_norm`` is the final
-    max-abs gradient of L / (P D) in the solver's coordinates.
+    max-abs projected gradient of L / (P D) in the solver's coordinates (as L-BFGS-B measures it).
     """
 
     grams: list
@@ -52,6 +52,12 @@ class DKMSolution:
     grad_norm: float
     trace: list = field(default_factory=list)
     message: str = ""
+
+
+#: allowed range of each learnable kernel parameter, and of the noise variance (inputs and targets
+#: are expected on a standardised scale)
+LOG_BOUNDS = {"lengthscale": (1e-2, 1e3), "variance": (1e-2, 1e2), "weight": (1e-2, 1e2)}
+NOISE_BOUNDS = (1e-6, 1e1)
 
 
 def pack_kernels(kernels) -> np.ndarray:
@@ -168,13 +174,16 @@ def optimise_grams(
     state = {"value": None, "evals": 0}
 
     def fun(x):
-        U, ks, s2, grams, factors = unpack(x)
         try:
+            U, ks, s2, grams, factors = unpack(x)
             value, grad = objective(grams, factors, ks, s2)
-        except CholeskyError:
+            if not math.isfinite(value):
+                raise CholeskyError("non-finite objective")
+        except (CholeskyError, OverflowError):
             if state["evals"] == 0:
                 raise
-            # a trial step of the line search left the positive definite region: reject it
+            # a trial step of the line search left the region where the objective is defined
+            # (a Gram matrix lost definiteness or a log-parameter overflowed): reject it
             return math.inf, np.zeros_like(x)
         state["evals"] += 1
         state["value"] = value
@@ -199,17 +208,28 @@ def optimise_grams(
     def callback(xk):
         trace.append(state["value"])
 
+    # Box constraints keep the log-parameters where float64 kernel matrices stay well conditioned.
+    bounds = [(None, None)] * n_gram
+    if learn_kernel:
+        bounds += [(math.log(lo), math.log(hi)) for k in kernels for lo, hi in (LOG_BOUNDS[n] for n in k.learnable)]
+    if learn_noise:
+        bounds += [(math.log(NOISE_BOUNDS[0]), math.log(NOISE_BOUNDS[1]))]
+    x0 = np.clip(x0, [b[0] if b[0] is not None else -np.inf for b in bounds],
+                 [b[1] if b[1] is not None else np.inf for b in bounds])
     result = minimize(
         fun,
         x0,
         jac=True,
         method="L-BFGS-B",
+        bounds=bounds,
         callback=callback,
         options={"maxiter": max_iter, "gtol": tol, "ftol": 1e-15, "maxcor": history, "maxls": 40},
     )
     value, g = fun(result.x)
     _, ks, s2, grams, _ = unpack(result.x)
-    grad_norm = float(np.max(np.abs(g)))
+    lower = np.array([-np.inf if b[0] is None else b[0] for b in bounds])
+    upper = np.array([np.inf if b[1] is None else b[1] for b in bounds])
+    grad_norm = float(np.max(np.abs(result.x - np.clip(result.x - g, lower, upper))))  # projected gradient
     return DKMSolution(
         grams=grams,
         kernels=ks,

@@ -101,18 +101,21 @@ def sparse_nngp_grams(blocks: SparseBlocks, kernels, depth: int, jitter: float =
 
 
 def _output_posterior(K_ii, K_ti, Y, noise_var, jitter):
-    """Optimal q(f_i) = N(mu, A) and the pieces of the output ELBO."""
+    """Optimal q(f_i) = N(mu, A) and the pieces of the output ELBO.
+
+    With K_ii = L L^T and W = L^-1 K_it / sigma, the well-conditioned C = I + W W^T gives
+    A = L C^-1 L^T, mu = L C^-1 W Y / sigma and log|A| = log|K_ii| - log|C|.
+    """
     xp = array_namespace(K_ii)
     M = K_ii.shape[0]
-    Kinv, logdet_K, _ = inverse_and_logdet(K_ii, "K_ii of the output layer", jitter)
-    Sinv_scaled = K_ii + (K_ti.T @ K_ti) / noise_var
-    S, logdet_Sinv, _ = inverse_and_logdet(Sinv_scaled, "K_ii + K_it K_ti / noise_var", jitter)
-    A = K_ii @ S @ K_ii
+    Kinv, logdet_K, chol_K = inverse_and_logdet(K_ii, "K_ii of the output layer", jitter)
+    W = solve_triangular(chol_K, K_ti.T, lower=True) / math.sqrt(noise_var)
+    C = W @ W.T + _eye(xp, M, K_ii.dtype)
+    Cinv, logdet_C, _ = inverse_and_logdet(C, "I + L^-1 K_it K_ti L^-T / noise_var", 0.0)
+    A = chol_K @ Cinv @ chol_K.T
     A = (A + A.T) / 2
-    mu = (K_ii @ (S @ (K_ti.T @ Y))) / noise_var
-    # log|A| = 2 log|K_ii| - log|K_ii + K_it K_ti / noise_var|
-    logdet_A = 2.0 * logdet_K - logdet_Sinv
-    return Kinv, logdet_K, A, mu, logdet_A, M
+    mu = chol_K @ (Cinv @ (W @ Y)) / math.sqrt(noise_var)
+    return Kinv, logdet_K, A, mu, logdet_K - logdet_C, M
 
 
 def sparse_objective_and_grad(
