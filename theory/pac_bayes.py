@@ -119,11 +119,15 @@ def _f_series(x, xp):
 def _f_of_ratio(x, ratio, xp):
     """f(x) = x - ln(ratio) where ratio = 1 + x was computed accurately (series for small |x|)."""
     small = xp.abs(x) < _SERIES_RADIUS
-    series = _f_series(xp.where(small, x, xp.zeros_like(x)), xp)
+    any_small = bool(xp.any(small))
+    if any_small:
+        series = _f_series(xp.where(small, x, xp.zeros_like(x)), xp)
+        if bool(xp.all(small)):
+            return series
     positive = ratio > 0
     log_ratio = xp.log(xp.where(positive, ratio, xp.ones_like(ratio)))
     direct = xp.where(positive, x - log_ratio, xp.full_like(x, math.inf))
-    return xp.where(small, series, direct)
+    return xp.where(small, series, direct) if any_small else direct
 
 
 def _kl_terms(q, p, xp):
@@ -136,10 +140,11 @@ def _kl_terms(q, p, xp):
     finite = xp.abs(d) < q * 1e300  # d/q representable
     q_div = xp.where(finite, q_safe, one)
     term1 = q * _f_of_ratio(xp.where(finite, d / q_div, one), xp.where(finite, p / q_div, one + one), xp)
-    # q so small that d/q overflows (subnormal q): q f(d/q) = d - q ln(p/q), the second part negligible
-    p_safe = xp.where(p > 0, p, one)
-    huge = d - q * (xp.log(p_safe) - xp.log(q_safe))
-    term1 = xp.where(q_pos, xp.where(finite, term1, huge), d)
+    if not bool(xp.all(finite)):
+        # q so small that d/q overflows (subnormal q): q f(d/q) = d - q ln(p/q), the second part negligible
+        p_safe = xp.where(p > 0, p, one)
+        term1 = xp.where(finite, term1, d - q * (xp.log(p_safe) - xp.log(q_safe)))
+    term1 = xp.where(q_pos, term1, d)
     # 1 + x2 = (1 - p)/(1 - q) is formed from 1 - p directly so that p near 1 keeps its accuracy.
     one_minus_q = xp.where(q_lt1, 1 - q, one)
     f2 = _f_of_ratio(-d / one_minus_q, (1 - p) / one_minus_q, xp)
@@ -167,6 +172,17 @@ def _binary_kl(q, p, xp):
 # --- certified kl inverse -------------------------------------------------------------------------
 
 
+def _kl_plain(q, p, xp):
+    """kl(q||p) by the textbook two-logarithm formula, for q, p in (0, 1) up to the ends handled below:
+    cheap, accurate to ~eps absolute (not relative), used only to approach the root."""
+    one = xp.ones_like(q)
+    inside = (p > 0) & (p < 1)
+    p_in = xp.where(inside, p, xp.full_like(p, 0.5))
+    first = xp.where(q > 0, q * xp.log(xp.where(q > 0, q, one) / p_in), 0.0)
+    second = xp.where(q < 1, (1 - q) * xp.log(xp.where(q < 1, 1 - q, one) / (1 - p_in)), 0.0)
+    return xp.where(inside, first + second, math.inf)
+
+
 def _certified_above(q, p, c, xp):
     """True where the exact kl(q||p) > c is guaranteed despite round-off (p on the far side of the root)."""
     value = _binary_kl(q, p, xp)
@@ -192,8 +208,11 @@ def _kl_inverse_block(q, c, xp, upper: bool):
     exponent = -(c_fin + entropy_part) / tail_safe
     # upper: 1 - (1-q) e^x written as q - (1-q) expm1(x), which keeps tiny c accurate
     tail_start = (q - tail_mass * xp.expm1(exponent)) if upper else tail_mass * xp.exp(exponent)
+    # and, for the upper side, kl(q||p) >= (p - q)^2 / (2p), i.e. p <= q + c + sqrt(c^2 + 2 q c): much
+    # closer than Pinsker when q is small
     if upper:
-        start = xp.minimum(pinsker, tail_start)
+        refined = q + c_fin + xp.sqrt(c_fin * c_fin + 2 * q * c_fin)
+        start = xp.minimum(xp.minimum(pinsker, tail_start), refined)
         start = xp.minimum(xp.maximum(start, q), one)
     else:
         start = xp.maximum(pinsker, tail_start)
@@ -203,22 +222,35 @@ def _kl_inverse_block(q, c, xp, upper: bool):
     at_q = (c == 0) & ~at_boundary
     active = ~(at_boundary | at_q)
     p = xp.where(active, start, xp.where(at_q, q, boundary))
-    # Newton on g(p) = kl(q||p) - c: convex and monotone on this side, so from the far side the iterates
-    # approach the root monotonically and quadratically.  Only lanes still moving are computed (they are
-    # gathered with a boolean mask), and a lane stops once its step no longer changes p.
-    for _ in range(60):
-        if not bool(xp.any(active)):
-            break
-        qa, ca, pa = q[active], c_fin[active], p[active]
-        g = _binary_kl(qa, pa, xp) - ca
-        interior = (pa > 0) & (pa < 1)
-        one_a = xp.ones_like(pa)
-        slope = (pa - qa) / xp.where(interior, pa * (1 - pa), one_a)
-        usable = interior & (slope != 0) & (g > 0)
-        p_new = pa - xp.where(usable, g / xp.where(usable, slope, one_a), xp.zeros_like(pa))
-        p_new = xp.minimum(xp.maximum(p_new, xp.minimum(qa, 1.0 if upper else 0.0)), xp.maximum(qa, 1.0 if upper else 0.0))
-        p[active] = p_new
-        active[active] = usable & (p_new != pa)
+    lo_clamp, hi_clamp = xp.minimum(q, boundary), xp.maximum(q, boundary)
+
+    def newton(lanes, kl_of, far_side_only, max_iter, moved_tol):
+        # Newton on g(p) = kl(q||p) - c, convex and monotone on this side: from the far side the iterates
+        # approach the root monotonically and quadratically.  Only lanes still moving are computed
+        # (gathered with a boolean mask); a lane stops once its step no longer changes p.
+        for _ in range(max_iter):
+            if not bool(xp.any(lanes)):
+                break
+            qa, ca, pa = q[lanes], c_fin[lanes], p[lanes]
+            g = kl_of(qa, pa, xp) - ca
+            interior = (pa > 0) & (pa < 1)
+            one_a = xp.ones_like(pa)
+            slope = (pa - qa) / xp.where(interior, pa * (1 - pa), one_a)
+            usable = interior & (slope != 0) & ((g > 0) if far_side_only else (g == g))
+            p_new = pa - xp.where(usable, g / xp.where(usable, slope, one_a), xp.zeros_like(pa))
+            p_new = xp.minimum(xp.maximum(p_new, lo_clamp[lanes]), hi_clamp[lanes])
+            p[lanes] = p_new
+            lanes[lanes] = usable & (xp.abs(p_new - pa) > moved_tol * xp.abs(pa - qa) + 4 * _EPS * xp.abs(pa))
+
+    # Phase 1: the textbook two-logarithm kl (cheap) until the steps are ~1e-10 of |p - q|.
+    solved = ~(at_boundary | at_q)
+    newton(active, _kl_plain, True, 60, 1e-10)
+    # Phase 2: the accurate kl.  The first step may start on the near side (round-off of the plain
+    # formula), and then lands on the far side; later steps stay there until they stop mattering.
+    polish = xp.asarray(solved, copy=True)
+    # A lane whose first accurate step is below 1e-6 |p - q| is done (quadratic convergence).
+    newton(polish, _binary_kl, False, 1, 1e-6)
+    newton(polish, _binary_kl, True, 20, 0.0)
     # Final certified end point.  First trial: the estimate pushed out by its uncertainty (relative kl
     # error times c over the slope, plus a few ulps); lanes that fail the check double the push.
     pending = ~(at_boundary | at_q)  # c = 0: q itself is exact
