@@ -25,9 +25,13 @@ Two evaluation paths, chosen by ``method``:
       v = W_std^2 |x|^2 / d,   rho0 = x . x' / (|x| |x'|),
       Sigma^l = dual(Sigma^(l-1)),  K^l = Sigma^l + K^(l-1) dual'(Sigma^(l-1)),  Sigma^0 = K^0 = rho0.
 
-  The depth-``L`` map of ``rho0`` is tabulated once (:func:`kernels.normalized.tabulate_depth`) and
-  interpolated: ``O(N^2 + grid * depth)``, independent of depth in the ``N^2`` part.
-  ``"auto"`` picks the table when it applies and ``depth >= 4``.
+  The depth-``L`` maps of ``rho0`` are tabulated once as piecewise cubics on a grid uniform in
+  ``s = sqrt(sin(theta/2))`` (``max(4097, 300 sqrt(L))`` nodes per sign of ``rho``; node values from the
+  direct normalised recursion, or from :func:`kernels.normalized.tabulate_depth` when
+  ``nodes * depth > 5e7``) and interpolated: ``O(N^2 + grid * depth)``, the ``N^2`` part independent of
+  depth.  ``"auto"`` picks the table when it applies and ``depth >= 4``.  The table agrees with the
+  direct recursion to ~1e-12 at depth <= 150 and with 40-digit arithmetic to 1e-10 at depth 1200, where
+  the direct float recursion has drifted by ~5e-10.
 
 Depth: any depth (tested to 2e5) stays finite where the exact kernel is representable.  When the
 scale ``g^depth`` under- or overflows float64 the exact kernel is not representable: underflow gives
@@ -45,9 +49,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from .activations import Quadrature, get_activation
 import numpy as np
 
+from .activations import Quadrature, get_activation
 from .backend import array_namespace, asarray, to_numpy
 from .validation import check_matrix, check_positive, check_positive_int
 
@@ -193,7 +197,7 @@ class _CosineMap:
             out.append(coefficients)
         return np.concatenate(out, axis=1)
 
-    def __call__(self, rho, xp):
+    def __call__(self, rho, xp, want=(True, True)):
         shape = rho.shape
         rho = xp.reshape(rho, (-1,))
         t = xp.sqrt(xp.sqrt((1.0 - xp.abs(rho)) * 0.5)) * (1.0 / self.step)
@@ -202,7 +206,10 @@ class _CosineMap:
         index = xp.astype(start, xp.int64) + xp.astype(rho < 0, xp.int64) * self.intervals
         device = getattr(rho, "device", None)
         out = []
-        for coefficients in (self.sigma, self.ntk):
+        for coefficients, wanted in zip((self.sigma, self.ntk), want):
+            if not wanted:
+                out.append(None)
+                continue
             c = [xp.asarray(row, dtype=rho.dtype, device=device) for row in coefficients]
             value = xp.take(c[3], index)
             for k in (2, 1, 0):
@@ -291,7 +298,7 @@ def fc_kernel(
             # a Gram diagonal of 1 - ulp would cost ~1e-8: the NTK map has a kink sqrt(1 - rho) at 1
             rows = slice(start, stop) if same else None
             rho = _set_diagonal(rho, rows, _block_eye(rows, xp, device), 1.0, xp)
-            sigma_l, k_l = table(rho, xp)
+            sigma_l, k_l = table(rho, xp, want=(want_nngp, want_ntk))
             root = (scale * norm1[start:stop])[:, None] * norm2[None, :]
             block = (root * sigma_l if want_nngp else None, root * k_l if want_ntk else None)
         else:
