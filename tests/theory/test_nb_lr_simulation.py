@@ -169,3 +169,15 @@ def test_real_learning_curves_wine():
     assert out["nb_mean"][1] < 0.15 and out["lr_mean"][1] < 0.15  # both learn wine well from 60 points
     with pytest.raises(ValueError, match="dataset must be one of"):
         real_learning_curves("iris2")
+
+
+def test_evaluation_is_backend_generic(xp):
+    """The batched fits and test errors of one m are identical on every array backend."""
+    from theory.nb_lr_simulation import evaluate_errors
+
+    config = SimulationConfig(trials=2, test_per_class=50, tol=1e-8)
+    for model in ("nb", "lr"):
+        ref, _ = evaluate_errors(3, 6, 12, model, config)
+        got, (coef, _) = evaluate_errors(3, 6, 12, model, config, xp=xp)
+        assert type(coef).__module__.split(".")[0] == type(xp.asarray(0.0)).__module__.split(".")[0]
+        np.testing.assert_array_equal(got, ref)
