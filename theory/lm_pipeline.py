@@ -35,6 +35,10 @@ from kernels.validation import check_in_open_interval, check_positive_int
 
 __all__ = [
     "AG_NEWS_CLASS_NAMES",
+    "AG_NEWS_QUICK",
+    "AG_NEWS_FULL",
+    "HAND_WRITTEN_TEMPLATES",
+    "ag_news_prompt_experiment",
     "EMBEDDER_NAME",
     "LM_NAME",
     "load_ag_news",
@@ -313,6 +317,10 @@ class SmolLM:
             logits = self._model(inputs).logits[0].to(torch.float64)
             return torch.log_softmax(logits, dim=-1).numpy()
 
+
+# Quick scale (CI: ~3,500 documents to embed, a few minutes on 2 cores) and the full run (all 7,600).
+AG_NEWS_QUICK = {"n_selection": 2800, "n_heldout": 700, "n_steps": 3, "n_candidates": 10, "delta": 0.05, "max_length": 16}
+AG_NEWS_FULL = {"n_selection": None, "n_heldout": None, "n_steps": 5, "n_candidates": 16, "delta": 0.05, "max_length": 16}
 
 HAND_WRITTEN_TEMPLATES = (
     "{}",

@@ -17,6 +17,7 @@ import numpy as np
 
 from kernels.backend import to_numpy
 from theory import pac_bayes as pb
+from theory.lm_pipeline import AG_NEWS_FULL, AG_NEWS_QUICK
 
 from ..papers import PROMPT_PAC_BAYES
 from ..registry import Outcome, claim
@@ -110,8 +111,8 @@ def coverage(params, xp):
 
 # --- AG News ---------------------------------------------------------------------------------------
 
-AG_QUICK = {"n_selection": 2800, "n_heldout": 700, "n_steps": 3, "n_candidates": 10, "delta": 0.05, "max_length": 16}
-AG_FULL = {"n_selection": None, "n_heldout": None, "n_steps": 5, "n_candidates": 16}
+AG_QUICK = dict(AG_NEWS_QUICK)
+AG_FULL = {k: v for k, v in AG_NEWS_FULL.items() if AG_NEWS_QUICK.get(k) != v}
 
 
 @functools.lru_cache(maxsize=4)
