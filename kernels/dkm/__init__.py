@@ -11,7 +11,7 @@ deep generalisation of kernel methods", ICML 2023, arXiv 2108.13097.
 """
 
 from .estimator import DeepKernelMachine
-from .gram_kernels import ArcCos, GramKernel, NormalisedGaussian, SquaredExponential, make_kernel
+from .gram_kernels import ArcCos, GramKernel, Linear, NormalisedGaussian, SquaredExponential, make_kernel
 from .objective import (
     CholeskyError,
     dkm_objective,
@@ -32,6 +32,7 @@ __all__ = [
     "SquaredExponential",
     "ArcCos",
     "NormalisedGaussian",
+    "Linear",
     "make_kernel",
     "CholeskyError",
     "dkm_objective",

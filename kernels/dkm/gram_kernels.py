@@ -10,6 +10,7 @@ and the two diagonal entries a = G_ii, b = G_jj:
 * arccos / ReLU (He-scaled, first order, Cho and Saul 2009):
   theta = arccos(C / sqrt(a b)),  K_ij = w (1/pi) (sqrt(a b - C^2) + (pi - theta) C) + beta
 * normalised Gaussian:  K_ij = v sqrt(a b) exp(C / sqrt(a b) - 1)
+* linear:  K_ij = v C  (deep linear networks; closed-form optimum, property 9 of the reference)
 
 so one elementwise rule ``entries(C, a, b)`` serves the full P x P kernel, the cross block between
 test and inducing points, and (with ``diag``) the test-point variances.  The reverse-mode rule
@@ -38,6 +39,7 @@ __all__ = [
     "SquaredExponential",
     "ArcCos",
     "NormalisedGaussian",
+    "Linear",
     "KERNELS",
     "make_kernel",
     "kernel_matrix",
@@ -232,7 +234,34 @@ class NormalisedGaussian(GramKernel):
         return kbar * self.variance, {"variance": _sum(xp, kbar * d) * self.variance}
 
 
+@dataclass(frozen=True)
+class Linear(GramKernel):
+    """K(G) = variance G: the deep linear network, for which the optimum is known in closed form."""
+
+    variance: float = 1.0
+    learnable: tuple = field(default=("variance",), init=False, repr=False)
+
+    def __post_init__(self):
+        check_positive(self.variance, "variance")
+
+    def entries(self, C, a, b):
+        return self.variance * C
+
+    def entries_vjp(self, C, a, b, K, Kbar):
+        xp = array_namespace(C)
+        zero = xp.zeros_like(C)
+        return self.variance * Kbar, zero, zero, {"variance": _sum(xp, Kbar * K)}
+
+    def diag(self, d):
+        return self.variance * d
+
+    def diag_vjp(self, d, kbar):
+        xp = array_namespace(d)
+        return kbar * self.variance, {"variance": _sum(xp, kbar * d) * self.variance}
+
+
 KERNELS = {
+    "linear": Linear,
     "se": SquaredExponential,
     "squared_exponential": SquaredExponential,
     "rbf": SquaredExponential,
