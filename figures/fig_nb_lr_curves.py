@@ -7,6 +7,10 @@ m* search; the dashed line is the Bayes error + 0.01, the target that defines m*
 
 from __future__ import annotations
 
+import functools
+
+import numpy as np
+
 QUICK_GRID = {"Ks": (2, 3), "ns": (50, 100, 200), "trials": 3, "test_per_class": 300}
 FULL_GRID = {"Ks": (2, 3, 5, 7), "ns": (100, 200, 400, 1000), "trials": 5, "test_per_class": 1000}
 
@@ -20,8 +24,9 @@ TINY = {
 }
 
 
-def simulation_records(quick: bool) -> list[dict]:
-    """m* records of the grid (stored and resumed under results/nb_lr/ at full scale)."""
+@functools.lru_cache(maxsize=2)
+def _records(quick: bool) -> tuple:
+    """m* records of the grid (stored and resumed under results/nb_lr/ at full scale), computed once."""
     from theory.nb_lr_simulation import SimulationConfig, run_sample_complexity
 
     grid = QUICK_GRID if quick else FULL_GRID
@@ -29,9 +34,14 @@ def simulation_records(quick: bool) -> list[dict]:
     records = run_sample_complexity(grid["Ks"], grid["ns"], config=config, store=not quick)
     out = []
     for r in records:
-        curve = [[m, mean, float(__import__("numpy").std(errors))] for m, mean, errors in r["curve"]]
+        curve = [[m, mean, float(np.std(errors))] for m, mean, errors in r["curve"]]
         out.append({k: r[k] for k in ("K", "n", "model", "bayes_error", "target", "m_star")} | {"curve": curve})
-    return out
+    return tuple(out)
+
+
+def simulation_records(quick: bool) -> list[dict]:
+    """Records shared by the curves and m* figures (one computation per process)."""
+    return [dict(r) for r in _records(quick)]
 
 
 def compute(quick: bool = True) -> dict:
