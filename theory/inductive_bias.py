@@ -9,7 +9,8 @@ Definition: for hypotheses h that fit the training set, drawn from p_h, and test
 
 The paper's estimator (:func:`ncx2_inductive_bias`): sample test losses e_1..e_N of fitting
 hypotheses, fit a scaled non-central chi-squared (df k, non-centrality l, scale s) by maximum
-likelihood with location 0 (``scipy.stats.ncx2.fit(e, floc=0)``), and return -log F(eps; k, l, s).
+likelihood with location 0 (``scipy.stats.ncx2.fit(e, floc=0)``, here guarded by a second optimiser,
+see :func:`fit_ncx2`), and return -log F(eps; k, l, s).
 Where ``logcdf`` underflows, Sankaran's (1963) normal approximation is used:
 
     h = 1 - (2/3) (k + l)(k + 3 l) / (k + 2 l)^2,   p = (k + 2 l) / (k + l)^2,   m = (h - 1)(1 - 3 h),
@@ -33,6 +34,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+import scipy.optimize
 import scipy.special
 import scipy.stats
 
@@ -45,6 +47,7 @@ from .gp_hypotheses import gp_posterior, loss_distribution
 __all__ = [
     "NCX2Fit",
     "fit_ncx2",
+    "ncx2_logpdf",
     "sankaran_log_cdf",
     "ncx2_inductive_bias",
     "NCX2InductiveBias",
@@ -92,18 +95,70 @@ def _moment_start(losses: np.ndarray) -> tuple[float, float, float]:
     return k1 / scale, 1e-3, scale
 
 
-def fit_ncx2(losses) -> NCX2Fit:
-    """``scipy.stats.ncx2.fit(losses, floc=0)`` started from the method-of-moments solution."""
+def ncx2_logpdf(x, df, nc, scale=1.0):
+    """log density of scale * ncx2(df, nc), in log space throughout.
+
+    Poisson mixture of central chi-squared densities, sum_i Pois(i; nc/2) chi2_{df+2i}(x/scale) / scale,
+    summed by logsumexp over i from 0 (from nc/2 - w when nc/2 > 200) to nc/2 + w, w = 8 sqrt(nc/2) + 16:
+    the omitted Poisson mass is below about 1e-12, which is exact for x in the bulk of the
+    distribution (where fitted losses lie); far in the lower tail with nc/2 > 200 the low-i terms
+    that dominate there are cut.  ``scipy.stats.ncx2.logpdf`` underflows to -inf for df ~ 1000, which breaks the MLE on the
+    loss distributions of many test points.
+    """
+    x = np.asarray(x, dtype=np.float64) / scale
+    half = nc / 2.0
+    width = 8.0 * math.sqrt(half) + 16.0
+    first = int(half - width) if half > 200.0 else 0
+    terms = np.arange(max(0, first), int(half + width) + 1, dtype=np.float64)
+    log_weights = scipy.stats.poisson.logpmf(terms, half)
+    half_k = (df + 2.0 * terms) / 2.0  # chi2_k log density: (k/2 - 1) log x - x/2 - (k/2) log 2 - lgamma(k/2)
+    log_x = np.log(x)[..., None]
+    log_chi2 = (half_k - 1.0) * log_x - (x[..., None] / 2.0) - half_k * LN2 - scipy.special.gammaln(half_k)
+    return scipy.special.logsumexp(log_chi2 + log_weights, axis=-1) - math.log(scale)
+
+
+def _neg_log_likelihood(losses, df, nc, scale):
+    if not (df > 0 and nc >= 0 and scale > 0) or not math.isfinite(df * nc * scale):
+        return math.inf
+    value = -float(np.sum(ncx2_logpdf(losses, df, nc, scale)))
+    return value if math.isfinite(value) else math.inf
+
+
+def fit_ncx2(losses, *, optimizer: str = "nelder-mead") -> NCX2Fit:
+    """Maximum-likelihood (df, nc, scale) with location 0, started from the method of moments.
+
+    ``optimizer="nelder-mead"`` (default): Nelder-Mead on (log df, log nc, log scale) with the
+    log-space likelihood :func:`ncx2_logpdf`.  ``"scipy"``: the paper's call
+    ``scipy.stats.ncx2.fit(losses, floc=0)`` (from the same start), which fails on losses whose
+    fitted df is ~ 1000 (its logpdf underflows; on digits it returned scale ~ 1e-8, a mean five
+    orders of magnitude off).  ``"both"``: the higher likelihood of the two.
+    """
+    if optimizer not in ("nelder-mead", "scipy", "both"):
+        raise ValueError(f"optimizer must be 'nelder-mead', 'scipy' or 'both', got {optimizer!r}")
     losses = np.asarray(to_numpy(losses), dtype=np.float64).ravel()
     if losses.size < 3:
         raise ValueError(f"losses must hold at least 3 values, got {losses.size}")
     if not np.all(np.isfinite(losses)) or np.any(losses <= 0):
         raise ValueError("losses must be finite and positive (the ncx2 family lives on (0, inf))")
-    df0, nc0, scale0 = _moment_start(losses)
+    start = _moment_start(losses)
+    candidates = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        df, nc, _, scale = scipy.stats.ncx2.fit(losses, df0, nc0, floc=0, scale=scale0)
-    return NCX2Fit(float(df), float(nc), float(scale))
+        if optimizer in ("scipy", "both"):
+            df, nc, _, scale = scipy.stats.ncx2.fit(losses, start[0], start[1], floc=0, scale=start[2])
+            candidates.append((float(df), float(nc), float(scale)))
+        if optimizer in ("nelder-mead", "both"):
+            result = scipy.optimize.minimize(
+                lambda theta: _neg_log_likelihood(losses, *np.exp(theta)),
+                np.log(start),
+                method="Nelder-Mead",
+                options={"xatol": 1e-6, "fatol": 1e-8, "maxiter": 1500},
+            )
+            candidates.append(tuple(float(v) for v in np.exp(result.x)))
+    if len(candidates) == 1:
+        return NCX2Fit(*candidates[0])
+    scores = [_neg_log_likelihood(losses, *c) for c in candidates]
+    return NCX2Fit(*candidates[int(np.argmin(scores))])
 
 
 def sankaran_log_cdf(eps, df, nc, scale, *, tail: str = "log_ndtr") -> float:
