@@ -153,7 +153,7 @@ def singular_kernel_predict(x_train, y_train, x_test, beta: float):
     exact = xp.any(coincide, axis=1)
     vote = xp.sum(xp.where(coincide, y_train[None, :], 0.0), axis=1)
     decision = xp.where(exact, vote, xp.where(xp.isnan(score), 0.0, score))
-    return xp.where(decision >= 0, 1.0, -1.0)
+    return _labels(xp, decision >= 0)
 
 
 def half_squared_distances(a, b, *, block_elements: int = 1 << 22):
@@ -170,12 +170,17 @@ def half_squared_distances(a, b, *, block_elements: int = 1 << 22):
     return parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)
 
 
+def _labels(xp, positive):
+    """+1 where ``positive`` holds, else -1."""
+    return 2.0 * xp.astype(positive, xp.float64) - 1.0
+
+
 def _log_sum(xp, log_w):
     """Row-wise log sum exp, -inf for empty rows, +inf where a weight is infinite."""
     m = xp.max(log_w, axis=1, keepdims=True)
     finite = xp.isfinite(m)
     m0 = xp.where(finite, m, 0.0)
-    s = xp.sum(xp.exp(log_w - m0), axis=1)
+    s = xp.sum(xp.exp(xp.where(finite, log_w - m0, -math.inf)), axis=1)
     return xp.where(finite[:, 0], m0[:, 0] + xp.log(s), m[:, 0])
 
 

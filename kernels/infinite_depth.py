@@ -89,7 +89,7 @@ def kernel_interpolation_predict(gram_train, y_train, gram_test):
     if gram_test.shape[1] != gram_train.shape[0]:
         raise ValueError(f"gram_test must have {gram_train.shape[0]} columns, got {gram_test.shape[1]}")
     alpha = xp.linalg.solve(gram_train, y_train[:, None])[:, 0]
-    return xp.where(gram_test @ alpha >= 0, 1.0, -1.0)
+    return 2.0 * xp.astype(gram_test @ alpha >= 0, alpha.dtype) - 1.0
 
 
 def deep_kernel_predict(x_train, y_train, x_test, *, dual="relu", depth=1, kernel="ntk", table=None, **table_options):

@@ -233,7 +233,6 @@ def test_relu_table_is_near_exact(depth):
     assert_close(table(near)[0], nngp_ntk(near, "relu", depth)[0], rtol=1e-11, atol=1e-15)
 
 
-@pytest.mark.slow
 def test_relu_table_against_40_digit_recursion_near_one():
     """Near xi = 1 the float recursion itself loses digits; the table is checked against mpmath."""
     import mpmath as mp
