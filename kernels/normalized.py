@@ -674,28 +674,28 @@ class _NodeMaps:
         return out
 
     def then(self, outer: "_NodeMaps") -> "_NodeMaps":
-        """The maps of (self's layers, then outer's layers)."""
+        """The maps of (self's a layers, then outer's b layers):
+
+        S_(a+b) = S_b(S_a),  F_(a+b) = F_b(S_a) + D_b(S_a) F_a,  D_(a+b) = D_b(S_a) D_a,
+        with every F, D divided by its K(1) (kept as a log scale) so that nothing overflows.
+        """
         log_a, log_b = self.log_scale, outer.log_scale
-        s_a, f_a, e_a = self.values
-        ends = []
-        for ends_a in (self.ends_plus, self.ends_minus):
-            ends.append(np.asarray(ends_a, dtype=np.float64))
-        # K^(a+b)(1) = F_b(1) + D_b(1) K^a(1)  (in logs)
-        log_ab = log_b + math.log(outer.ends_plus[1] + outer.ends_plus[2] * math.exp(log_a - 0.0)) if log_a < 700 \
-            else log_b + log_a + math.log(outer.ends_plus[2] + outer.ends_plus[1] * math.exp(-log_a))
+        f_b1, e_b1 = outer.ends_plus[1], outer.ends_plus[2]
+        # K^(a+b)(1) = F_b(1) + D_b(1) K^a(1) = K^b(1) (f_b(1) + e_b(1) K^a(1))
+        log_ab = log_b + log_a + math.log(e_b1 + f_b1 * math.exp(-log_a))
         r_b = math.exp(log_b - log_ab)
         r_ab = math.exp(log_b + log_a - log_ab)
 
-        def combine(s, f, e, sb, fb, eb):
+        def combine(f, e, sb, fb, eb):
             return sb, r_b * fb + r_ab * eb * f, r_ab * eb * e
 
-        sb, fb, eb = outer.at(s_a)
-        values = combine(s_a, f_a, e_a, sb, fb, eb)
-        new_ends = []
-        for (s0, f0, e0) in ends:
+        s_a, f_a, e_a = self.values
+        values = combine(f_a, e_a, *outer.at(s_a))
+        ends = []
+        for s0, f0, e0 in (self.ends_plus, self.ends_minus):
             sb0, fb0, eb0 = (float(v[0]) for v in outer.at(np.array([s0])))
-            new_ends.append(tuple(float(v) for v in combine(s0, f0, e0, sb0, fb0, eb0)))
-        return _NodeMaps(self.grid, values, new_ends[0], new_ends[1], log_ab)
+            ends.append(tuple(float(v) for v in combine(f0, e0, sb0, fb0, eb0)))
+        return _NodeMaps(self.grid, values, ends[0], ends[1], log_ab)
 
 
 def _composed_maps(d: NormalizedDual, depth: int, grid) -> _NodeMaps:
