@@ -222,7 +222,7 @@ class SmolLM:
             torch.set_num_threads(self.threads)
         gguf = smollm2_gguf_path()
         self._tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-        self._model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, torch_dtype=torch.float32)
+        self._model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
         self._model.eval()
 
     @property

@@ -63,6 +63,7 @@ _KL_RELATIVE_ERROR = 256 * _EPS
 _ROUND_UP = 16 * _EPS
 # Allowance for the relative round-off of the binomial CDF (scipy.special.bdtr, via the incomplete beta).
 _BDTR_RELATIVE_ERROR = 1e-12
+_TINY = 1e-280
 DEFAULT_CATONI_GRID = tuple(float(c) for c in np.geomspace(0.01, 100.0, 41))
 
 # f(x) = x - log1p(x) near 0: with u = x/(2+x), log1p(x) = 2 atanh(u), so
@@ -176,7 +177,7 @@ def _kl_plain(q, p, xp):
     """kl(q||p) by the textbook two-logarithm formula, for q, p in (0, 1) up to the ends handled below:
     cheap, accurate to ~eps absolute (not relative), used only to approach the root."""
     one = xp.ones_like(q)
-    inside = (p > 0) & (p < 1)
+    inside = (p > _TINY) & (p < 1)  # below _TINY the ratio q/p could overflow
     p_in = xp.where(inside, p, xp.full_like(p, 0.5))
     first = xp.where(q > 0, q * xp.log(xp.where(q > 0, q, one) / p_in), 0.0)
     second = xp.where(q < 1, (1 - q) * xp.log(xp.where(q < 1, 1 - q, one) / (1 - p_in)), 0.0)
@@ -233,10 +234,10 @@ def _kl_inverse_block(q, c, xp, upper: bool):
                 break
             qa, ca, pa = q[lanes], c_fin[lanes], p[lanes]
             g = kl_of(qa, pa, xp) - ca
-            interior = (pa > 0) & (pa < 1)
+            interior = (pa > _TINY) & (pa < 1)  # roots below _TINY keep their far-side start point
             one_a = xp.ones_like(pa)
             slope = (pa - qa) / xp.where(interior, pa * (1 - pa), one_a)
-            usable = interior & (slope != 0) & ((g > 0) if far_side_only else (g == g))
+            usable = interior & (slope != 0) & xp.isfinite(g) & ((g > 0) if far_side_only else (g == g))
             p_new = pa - xp.where(usable, g / xp.where(usable, slope, one_a), xp.zeros_like(pa))
             p_new = xp.minimum(xp.maximum(p_new, lo_clamp[lanes]), hi_clamp[lanes])
             p[lanes] = p_new
@@ -255,7 +256,7 @@ def _kl_inverse_block(q, c, xp, upper: bool):
     # error times c over the slope, plus a few ulps); lanes that fail the check double the push.
     pending = ~(at_boundary | at_q)  # c = 0: q itself is exact
     qa, ca, pa = q[pending], c_fin[pending], p[pending]
-    interior = (pa > 0) & (pa < 1)
+    interior = (pa > _TINY) & (pa < 1)
     slope = xp.abs(pa - qa) / xp.where(interior, pa * (1 - pa), xp.ones_like(pa))
     spread = xp.where(slope > 0, _KL_RELATIVE_ERROR * ca / xp.where(slope > 0, slope, xp.ones_like(pa)), 0.0)
     margin = 2 * spread + 4 * _EPS * xp.abs(pa)
