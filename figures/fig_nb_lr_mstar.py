@@ -28,7 +28,7 @@ def _fit(x, y):
     A = np.stack([np.ones_like(x), x], axis=1)
     coef, *_ = np.linalg.lstsq(A, y, rcond=None)
     total = np.sum((y - y.mean()) ** 2)
-    r2 = 1 - np.sum((y - A @ coef) ** 2) / total if total > 0 else 1.0
+    r2 = 1 - np.sum((y - A @ coef) ** 2) / total if total > 0 else float("nan")
     return coef, r2
 
 

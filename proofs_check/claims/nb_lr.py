@@ -94,13 +94,13 @@ def lr_mstar_linear(params, xp):
 
 
 def _fit_r2(x, y):
-    """Least squares y ~ a + b x: (a, b, R^2)."""
+    """Least squares y ~ a + b x: (a, b, R^2); R^2 is NaN when y is constant."""
     x, y = np.asarray(x, float), np.asarray(y, float)
     A = np.stack([np.ones_like(x), x], axis=1)
     coef, *_ = np.linalg.lstsq(A, y, rcond=None)
     resid = y - A @ coef
     total = np.sum((y - y.mean()) ** 2)
-    r2 = 1.0 - np.sum(resid**2) / total if total > 0 else 1.0
+    r2 = 1.0 - np.sum(resid**2) / total if total > 0 else float("nan")  # undefined for a constant m*
     return float(coef[0]), float(coef[1]), float(r2)
 
 
