@@ -54,10 +54,13 @@ __all__ = [
     "catoni_bound",
     "all_bounds",
     "DEFAULT_CATONI_GRID",
+    "OCCAM_FORMS",
+    "monte_carlo_coverage",
 ]
 
 _EPS = float(np.finfo(np.float64).eps)
-# Bound on the relative error of the kl evaluation below (a few hundred ulps; measured < 20 ulps).
+# Bound on the relative error of the kl evaluation below (256 ulps; measured at most 41 ulps against
+# mpmath over 9,000 pairs spanning q, p in 1e-14..1).
 _KL_RELATIVE_ERROR = 256 * _EPS
 # Number of ulps closed forms are pushed up by (each uses <= 8 correctly rounded operations).
 _ROUND_UP = 16 * _EPS

@@ -180,9 +180,6 @@ def test_binomial_test_set_bound_is_the_exact_tail_inversion(n, data, delta):
         assert float(mp.mpf(pb.realizable_test_set_bound(n, delta)) - exact) <= 1e-14
 
 
-risks = st.integers(0, 1000)
-
-
 @given(st.integers(1, 5000), st.floats(0, 1), st.floats(0, 2000), st.floats(1e-6, 0.999))
 @example(1, 0.0, 0.0, 0.5)
 @example(5000, 1.0, 0.0, 0.05)
