@@ -93,7 +93,8 @@ def _run():
     ours_losses, post, t_ours = ours(*args, N_SAMPLES, rng=1)
     dist = loss_distribution(post, task.y_test)
     sd = math.sqrt(dist.variance)
-    print(f"ours: {t_ours:.2f} s; sample mean off the exact mean by {_mean_error_in_se(ours_losses, dist.mean, sd):.2f} SE")
+    ours_se = _mean_error_in_se(ours_losses, dist.mean, sd)
+    print(f"ours: {t_ours:.2f} s; sample mean off the exact mean by {ours_se:.2f} SE")
     t0 = time.perf_counter()
     chi2_losses = loss_distribution(gp_posterior(*args[:3]), task.y_test).sample(N_SAMPLES, rng=5)
     t_chi2 = time.perf_counter() - t0

@@ -31,7 +31,6 @@ factorisations here are exact to round-off and far cheaper (benchmarks/bench_ind
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -127,7 +126,6 @@ class GPPosterior:
 
     @property
     def covariance(self):
-        xp = array_namespace(self.mean)
         return (self.eigenvectors * self.eigenvalues[None, :]) @ self.eigenvectors.T
 
     @property

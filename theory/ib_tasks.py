@@ -100,7 +100,9 @@ def digits_task(*, n_train: int = 200, n_test: int = 200, n_classes: int = 10, s
     keep = data.target < n_classes
     x, labels = data.data[keep].astype(np.float64), data.target[keep]
     if n_train + n_test > x.shape[0]:
-        raise ValueError(f"n_train + n_test must be at most {x.shape[0]} for {n_classes} classes, got {n_train + n_test}")
+        raise ValueError(
+            f"n_train + n_test must be at most {x.shape[0]} for {n_classes} classes, got {n_train + n_test}"
+        )
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     rng = np.random.default_rng(seed)
     # Stratified: interleave a random permutation of each class so every prefix is balanced.

@@ -102,8 +102,8 @@ def ncx2_logpdf(x, df, nc, scale=1.0):
     summed by logsumexp over i from 0 (from nc/2 - w when nc/2 > 200) to nc/2 + w, w = 8 sqrt(nc/2) + 16:
     the omitted Poisson mass is below about 1e-12, which is exact for x in the bulk of the
     distribution (where fitted losses lie); far in the lower tail with nc/2 > 200 the low-i terms
-    that dominate there are cut.  ``scipy.stats.ncx2.logpdf`` underflows to -inf for df ~ 1000, which breaks the MLE on the
-    loss distributions of many test points.
+    that dominate there are cut.  ``scipy.stats.ncx2.logpdf`` underflows to -inf for df ~ 1000,
+    which breaks the MLE on the loss distributions of many test points.
     """
     x = np.asarray(x, dtype=np.float64) / scale
     half = nc / 2.0

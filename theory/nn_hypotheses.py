@@ -95,10 +95,10 @@ def _gradients(nets: MLPEnsemble, x, y):
     delta = diff * (2.0 / n)
     grads_w, grads_b = [None] * len(nets.weights), [None] * len(nets.weights)
     for layer in range(len(nets.weights) - 1, -1, -1):
-        h_prev = x if layer == 0 else xp.maximum(pre[layer - 1], 0.0)
         if layer == 0:
             grads_w[layer] = xp.matmul(x.T, delta)
         else:
+            h_prev = xp.maximum(pre[layer - 1], 0.0)
             grads_w[layer] = xp.matmul(xp.permute_dims(h_prev, (0, 2, 1)), delta)
         grads_b[layer] = xp.sum(delta, axis=1, keepdims=True)
         if layer > 0:
