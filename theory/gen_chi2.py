@@ -243,6 +243,10 @@ class GeneralizedChi2:
             return 0.0
         y = (x - self.offset) / self._scale
         u_max, _ = self._cutoff(self.tol / 4.0)
+        tail_from = None
+        if u_max > _QAWF_FROM:
+            # Re[exp(-i t y) phi(t)] = Re phi(t) cos(t y) + Im phi(t) sin(t y), tail by QAWF as in the CDF.
+            tail_from = u_max = _QAWF_FROM
         total = 0.0
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", scipy.integrate.IntegrationWarning)
@@ -252,6 +256,13 @@ class GeneralizedChi2:
                     lambda t: float(np.real(np.exp(self._log_phi(t) - 1j * t * y))), a, b, epsabs=1e-12, limit=400
                 )
                 total += val
+            if tail_from is not None:
+                for part, weight in ((np.real, "cos"), (np.imag, "sin")):
+                    val, _ = scipy.integrate.quad(
+                        lambda t, part=part: float(part(np.exp(self._log_phi(t)))),
+                        tail_from, np.inf, weight=weight, wvar=y, epsabs=1e-12, limlst=200,
+                    )
+                    total += val
         return max(total / math.pi, 0.0) / self._scale
 
     # --- saddle point --------------------------------------------------------------------------

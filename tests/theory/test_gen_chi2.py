@@ -135,3 +135,14 @@ def test_bad_eps_and_method(mixed):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert math.isfinite(mixed.bits(mixed.mean))
+
+
+@pytest.mark.parametrize("n_terms", [1, 2, 5, 20])
+def test_density_by_inversion_is_chi_squared_density(n_terms):
+    dist = GeneralizedChi2(np.full(n_terms, 0.5))
+    for x in (0.05, 0.5, 2.0, 8.0):
+        assert dist.pdf(x) == pytest.approx(2.0 * scipy.stats.chi2.pdf(2.0 * x, n_terms), rel=1e-9, abs=1e-12)
+    noncentral = GeneralizedChi2([0.3], [3.0], [5.0], offset=1.0)
+    for x in (0.1, 1.0, 3.0):
+        assert noncentral.pdf(1.0 + x) == pytest.approx(scipy.stats.ncx2.pdf(x, 3.0, 5.0, scale=0.3), rel=1e-9)
+    assert noncentral.pdf(0.5) == 0.0
