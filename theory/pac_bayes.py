@@ -243,6 +243,10 @@ def _kl_inverse_block(q, c, xp, upper: bool):
             usable = interior & (slope != 0) & xp.isfinite(g) & ((g > 0) if far_side_only else (g == g))
             p_new = pa - xp.where(usable, g / xp.where(usable, slope, one_a), xp.zeros_like(pa))
             p_new = xp.minimum(xp.maximum(p_new, lo_clamp[lanes]), hi_clamp[lanes])
+            # round-off can push a step past q (kl of 1 - p at the last ulp): never go more than
+            # 1023/1024 of the way to q, so that the lane keeps a nonzero slope and can recover
+            guard = qa + sign * xp.abs(pa - qa) / 1024
+            p_new = xp.maximum(p_new, guard) if upper else xp.minimum(p_new, guard)
             p[lanes] = p_new
             lanes[lanes] = usable & (xp.abs(p_new - pa) > moved_tol * xp.abs(pa - qa) + 4 * _EPS * xp.abs(pa))
 
