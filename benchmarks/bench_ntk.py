@@ -53,6 +53,22 @@ def main(repeats: int = 2, memory_n: int = 20_000) -> dict:
     x_jax = jax.numpy.asarray(x)
     print(f"ReLU, N = {N}, d = {D}, float64, CPU ({os.cpu_count()} cores visible; shared machine: timings are noisy)")
     results = {}
+    # memory first: the L = 100 first call of neural-tangents (XLA compilation) is the long part
+    xm = np.random.default_rng(1).normal(size=(memory_n, D))
+    tracemalloc.start()
+    seconds, big = _timed(lambda: fc_kernel(xm, depth=100, activation="relu", W_std=W_STD, get="ntk"))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    output_bytes = memory_n * memory_n * 8
+    finite = bool(np.all(np.isfinite(big.ntk)))
+    del big
+    results["memory"] = dict(n=memory_n, seconds=seconds, peak_bytes=peak, output_bytes=output_bytes)
+    print(
+        f"memory: N = {memory_n}, L = 100, get='ntk': {seconds:.1f} s, peak traced {peak / 2**30:.2f} GiB = "
+        f"{peak / output_bytes:.2f} x the N^2 * 8 B output ({output_bytes / 2**30:.2f} GiB), finite: {finite}",
+        flush=True,
+    )
+
     for depth in DEPTHS:
         kernel_fn = jax.jit(_neural_tangents_kernel_fn(depth), static_argnames="get")
 
@@ -82,20 +98,6 @@ def main(repeats: int = 2, memory_n: int = 20_000) -> dict:
             flush=True,
         )
 
-    xm = np.random.default_rng(1).normal(size=(memory_n, D))
-    tracemalloc.start()
-    seconds, big = _timed(lambda: fc_kernel(xm, depth=100, activation="relu", W_std=W_STD, get="ntk"))
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    output_bytes = memory_n * memory_n * 8
-    finite = bool(np.all(np.isfinite(big.ntk)))
-    del big
-    results["memory"] = dict(n=memory_n, seconds=seconds, peak_bytes=peak, output_bytes=output_bytes)
-    print(
-        f"memory: N = {memory_n}, L = 100, get='ntk': {seconds:.1f} s, peak traced {peak / 2**30:.2f} GiB = "
-        f"{peak / output_bytes:.2f} x the N^2 * 8 B output ({output_bytes / 2**30:.2f} GiB), finite: {finite}",
-        flush=True,
-    )
     return results
 
 
