@@ -85,6 +85,7 @@ def test_kl_inverse_lower_is_certified_and_tight(q, c):
     assert exact - mp.mpf(value) <= mp.mpf("1e-12")
 
 
+@pytest.mark.slow
 def test_kl_inverse_vectorised_grid_against_mpmath():
     rng = np.random.default_rng(5)
     q = np.concatenate([rng.random(40), 10 ** rng.uniform(-12, 0, 20), 1 - 10 ** rng.uniform(-12, 0, 20)])
