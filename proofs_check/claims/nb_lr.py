@@ -33,21 +33,21 @@ FULL = {"Ks": [2, 3, 5, 7], "ns": [100, 200, 400, 1000], "trials": 5, "test_per_
 
 
 @functools.lru_cache(maxsize=4)
-def _m_star_table(frozen: str) -> dict:
+def _m_star_table(frozen: str, xp) -> dict:
     params = json.loads(frozen)
     config = SimulationConfig(trials=params["trials"], test_per_class=params["test_per_class"], seed=params.get("seed", 0))
     records = run_sample_complexity(params["Ks"], params["ns"], config=config, store=params.get("store", False),
-                                    progress=False)
+                                    progress=False, xp=xp)
     return {(r["K"], r["n"], r["model"]): r["m_star"] for r in records}
 
 
-def _table(params):
+def _table(params, xp):
     keys = ("Ks", "ns", "trials", "test_per_class", "seed", "store")
-    return _m_star_table(json.dumps({k: params.get(k) for k in keys}, sort_keys=True))
+    return _m_star_table(json.dumps({k: params.get(k) for k in keys}, sort_keys=True), xp)
 
 
-def _ratios(params, model):
-    table = _table(params)
+def _ratios(params, model, xp):
+    table = _table(params, xp)
     lo, hi = min(params["ns"]), max(params["ns"])
     ratios, values = {}, {}
     for K in params["Ks"]:
@@ -69,7 +69,7 @@ def _ratios(params, model):
     full=FULL,
 )
 def nb_mstar_logarithmic(params, xp):
-    ratios, values, lo, hi = _ratios(params, "nb")
+    ratios, values, lo, hi = _ratios(params, "nb", xp)
     ok = all(np.isfinite(r) and r <= 2 for r in ratios.values())
     return Outcome(measured={f"ratio n={hi}/n={lo}": ratios, "m*_NB by n": values, "ns": list(params["ns"])},
                    threshold="<= 2", passed=ok)
@@ -87,7 +87,7 @@ def nb_mstar_logarithmic(params, xp):
     full=FULL,
 )
 def lr_mstar_linear(params, xp):
-    ratios, values, lo, hi = _ratios(params, "lr")
+    ratios, values, lo, hi = _ratios(params, "lr", xp)
     ok = all(np.isfinite(r) and r >= 4 for r in ratios.values())
     return Outcome(measured={f"ratio n={hi}/n={lo}": ratios, "m*_LR by n": values, "ns": list(params["ns"])},
                    threshold=">= 4", passed=ok)
@@ -128,7 +128,7 @@ def mstar_fits(table, Ks, ns):
     full=FULL,
 )
 def mstar_fits_claim(params, xp):
-    table = _table(params)
+    table = _table(params, xp)
     fits = mstar_fits(table, params["Ks"], params["ns"])
     ok = True
     for K in params["Ks"]:
