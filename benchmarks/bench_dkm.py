@@ -60,7 +60,7 @@ def adam_reference(G0, Y, kernels, nu, noise_var, target, *, lr=0.01, betas=(0.8
             V[l] = v - lr * m_hat / (np.sqrt(s_hat) + eps)
 
 
-def bench_full(P, adam_cap=20.0):
+def bench_full(P, adam_cap=10.0):
     from kernels.dkm import SquaredExponential, input_gram, solve_dkm
 
     X, Y = _problem(P)
@@ -68,7 +68,7 @@ def bench_full(P, adam_cap=20.0):
     kernels = [SquaredExponential()] * 3
     nu, noise = [1.0, 1.0], 0.1
     start = time.perf_counter()
-    sol = solve_dkm(G0, Y, kernels, nu, noise, tol=1e-7, max_iter=20000)
+    sol = solve_dkm(G0, Y, kernels, nu, noise, tol=1e-6, max_iter=5000)
     t_ours = time.perf_counter() - start
     t_adam, steps, best = adam_reference(G0, Y, kernels, nu, noise, sol.objective, time_cap=adam_cap * t_ours)
     print(f"full DKM P={P}, L=2: L-BFGS {t_ours:.2f} s ({sol.n_iter} iterations, {sol.n_evals} evaluations, "
