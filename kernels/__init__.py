@@ -8,7 +8,22 @@ Papers:
   generalisation of kernel methods", ICML 2023, arXiv 2108.13097 (:mod:`kernels.dkm`).
 """
 
-from .activations import ABRelu, Abs, Cos, Erf, Gelu, Hermite, LeakyRelu, Polynomial, Rbf, Relu, Sign, Sin
+from .activations import (
+    ABRelu,
+    Abs,
+    Cos,
+    Erf,
+    Gelu,
+    Hermite,
+    LeakyRelu,
+    Polynomial,
+    Quadrature,
+    Rbf,
+    Relu,
+    Sign,
+    Sin,
+    get_activation,
+)
 from .backend import array_namespace, get_backend, set_backend
 from .baselines import (
     hilbert_kernel_predict,
@@ -24,7 +39,8 @@ from .infinite_depth import deep_kernel_predict, infinite_depth_predict
 from .normalized import beta_exponent, consistent_dual, get_dual, nngp_ntk, regime, tabulate_depth
 
 __all__ = [
-    "ABRelu", "Abs", "Cos", "Erf", "Gelu", "Hermite", "LeakyRelu", "Polynomial", "Rbf", "Relu", "Sign", "Sin",
+    "ABRelu", "Abs", "Cos", "Erf", "Gelu", "Hermite", "LeakyRelu", "Polynomial", "Quadrature", "Rbf", "Relu",
+    "Sign", "Sin", "get_activation",
     "array_namespace", "get_backend", "set_backend",
     "hilbert_kernel_predict", "majority_vote_predict", "one_nn_predict", "sample_dirichlet_sphere",
     "singular_kernel_predict",
