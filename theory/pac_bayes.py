@@ -297,6 +297,17 @@ def _kl_inverse(q, c, xp, upper: bool):
     return xp.reshape(out, shape)
 
 
+def _validated_kl_inverse(q, c, *, upper):
+    """Validate q in [0, 1] and c in [0, inf], broadcast them, and invert (upper or lower branch)."""
+    xp = _namespace(q, c)
+    q = _check_range(_as_array(q, "q", xp), "q", xp, 0.0, 1.0)
+    c = xp.asarray(c, dtype=q.dtype) if not hasattr(c, "dtype") else c
+    if bool(xp.any(c < 0)) or bool(xp.any(xp.isnan(c))):
+        raise ValueError(f"c must lie in [0, inf], got {float(xp.min(c))!r}")
+    q, c = xp.broadcast_arrays(q, xp.astype(c, q.dtype))
+    return _kl_inverse(q, c, xp, upper=upper)
+
+
 def kl_inverse(q, c):
     """Certified upper inverse kl^-1(q, c) = sup{p in [q, 1] : kl(q||p) <= c}, elementwise.
 
@@ -304,24 +315,12 @@ def kl_inverse(q, c):
     Exact cases: q = 1 or c = inf gives 1; c = 0 gives the smallest certified value >= q
     (q itself); q = 0 gives 1 - e^-c up to the certificate.
     """
-    xp = _namespace(q, c)
-    q = _check_range(_as_array(q, "q", xp), "q", xp, 0.0, 1.0)
-    c = xp.asarray(c, dtype=q.dtype) if not hasattr(c, "dtype") else c
-    if bool(xp.any(c < 0)) or bool(xp.any(xp.isnan(c))):
-        raise ValueError(f"c must lie in [0, inf], got {float(xp.min(c))!r}")
-    q, c = xp.broadcast_arrays(q, xp.astype(c, q.dtype))
-    return _kl_inverse(q, c, xp, upper=True)
+    return _validated_kl_inverse(q, c, upper=True)
 
 
 def kl_inverse_lower(q, c):
     """Certified lower inverse inf{p in [0, q] : kl(q||p) <= c}: never above the exact value."""
-    xp = _namespace(q, c)
-    q = _check_range(_as_array(q, "q", xp), "q", xp, 0.0, 1.0)
-    c = xp.asarray(c, dtype=q.dtype) if not hasattr(c, "dtype") else c
-    if bool(xp.any(c < 0)) or bool(xp.any(xp.isnan(c))):
-        raise ValueError(f"c must lie in [0, inf], got {float(xp.min(c))!r}")
-    q, c = xp.broadcast_arrays(q, xp.astype(c, q.dtype))
-    return _kl_inverse(q, c, xp, upper=False)
+    return _validated_kl_inverse(q, c, upper=False)
 
 
 # --- bounds -----------------------------------------------------------------------------------------
