@@ -158,6 +158,7 @@ def dimension_monotone(params, xp):
     quick={"n_train": 100, "n_test": 200, "eps": 0.25, "n_networks": 24, "width": 64, "depth": 2, "lr": 1e-2,
            "max_epochs": 2000, "kernel_samples": 10_000},
     full={"n_train": 500, "n_test": 500, "n_networks": 200, "width": 256, "lr": 1e-3, "max_epochs": 20_000},
+    requires=("sklearn",),
 )
 def nn_vs_kernel_digits(params, xp):
     task = digits_task(n_train=params["n_train"], n_test=params["n_test"], seed=0)
