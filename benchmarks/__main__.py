@@ -15,6 +15,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks")
     p.add_argument("--only", help="run benchmarks whose module name contains this")
     args = p.parse_args(argv)
+    # Line-buffered output: a long benchmark that is interrupted keeps every ratio it printed.
+    sys.stdout.reconfigure(line_buffering=True)
     import benchmarks
 
     names = sorted(m.name for m in pkgutil.iter_modules(benchmarks.__path__) if m.name.startswith("bench_"))
