@@ -23,7 +23,8 @@ from ..papers import PROMPT_PAC_BAYES
 from ..registry import Outcome, claim
 
 
-def _kl_mp(q, p):
+def binary_kl_mpmath(q, p):
+    """Reference kl(q||p) in mpmath at the working precision (0 ln 0 = 0; inf off the support)."""
     q, p = mp.mpf(q), mp.mpf(p)
     if (p <= 0 and q > 0) or (p >= 1 and q < 1):
         return mp.inf
@@ -59,13 +60,13 @@ def kl_inverse_certified(params, xp):
     for qi, ci, u, lo in zip(q, c, upper, lower):
         cm = mp.mpf(ci)
         # upper: kl(q||u) > c puts the exact sup below u; kl(q||u - 1e-12) <= c puts it above u - 1e-12
-        if u < 1 and not _kl_mp(qi, u) > cm:
+        if u < 1 and not binary_kl_mpmath(qi, u) > cm:
             wrong_side += 1
-        if u - step > qi and not _kl_mp(qi, mp.mpf(u) - step) <= cm:
+        if u - step > qi and not binary_kl_mpmath(qi, mp.mpf(u) - step) <= cm:
             too_far += 1
-        if lo > 0 and not _kl_mp(qi, lo) > cm:
+        if lo > 0 and not binary_kl_mpmath(qi, lo) > cm:
             wrong_side += 1
-        if lo + step < qi and not _kl_mp(qi, mp.mpf(lo) + step) <= cm:
+        if lo + step < qi and not binary_kl_mpmath(qi, mp.mpf(lo) + step) <= cm:
             too_far += 1
     return Outcome(
         measured={"pairs": int(n), "wrong_side": wrong_side, "farther_than_1e-12": too_far},

@@ -11,19 +11,14 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from kernels.backend import to_numpy
+from proofs_check.claims.pac_bayes import binary_kl_mpmath
 from theory import pac_bayes as pb
 from tests.helpers import assert_close
 
 mp.mp.dps = 50
 
 
-def kl_exact(q, p):
-    q, p = mp.mpf(q), mp.mpf(p)
-    if (p <= 0 and q > 0) or (p >= 1 and q < 1):
-        return mp.inf
-    first = 0 if q == 0 else q * (mp.log(q) - mp.log(p))
-    second = 0 if q == 1 else (1 - q) * (mp.log1p(-q) - mp.log1p(-p))
-    return first + second
+kl_exact = binary_kl_mpmath
 
 
 def kl_inverse_exact(q, c, upper=True):
