@@ -160,7 +160,7 @@ class DeepKernelMachine:
                 return sparse_objective_and_grad(blocks0, Y, ks, nu, grams, s2, jitter, factors)
 
             sol = optimise_grams(objective, init, nu, kernels, float(self.noise_var), n_data=P * Y.shape[1],
-                                 jitter=jitter, **common)
+                                 jitter=jitter, base_gram=blocks0.G_ii, **common)
             self.nngp_grams_ = sparse_nngp_grams(blocks0, sol.kernels, depth, jitter)
             sol.grams = [self.nngp_grams_[l] if sol.grams[l] is None else sol.grams[l] for l in range(depth)]
             self.inducing_points_ = Z

@@ -166,16 +166,20 @@ def _forward(G0, grams, Y, kernels, nu, noise_var, jitter, factors=None):
     for l in range(L):
         raw = kernels[l](G_prev)
         K = raw + jitter * eye
-        Kinv, logdet_K, _ = inverse_and_logdet(K, f"K(G_{l}) (prior of layer {l + 1})", jitter)
+        Kinv, logdet_K, chol_K = inverse_and_logdet(K, f"K(G_{l}) (prior of layer {l + 1})", jitter)
         if math.isinf(nu[l]):
             G, Ginv, kl = K, None, 0.0
         else:
             G = grams[l]
             if factors is not None and factors[l] is not None:
                 Ginv, logdet_G = _inverse_from_factor(factors[l])
+                # tr(K^-1 G) = ||chol(K)^-1 F||^2: no entries of size 1 / jitter, so no rounding noise
+                H = solve_triangular(chol_K, factors[l], lower=True)
+                trace_term = float(xp.sum(H * H))
             else:
                 Ginv, logdet_G, _ = inverse_and_logdet(G, f"G_{l + 1}", 0.0)
-            kl = 0.5 * (float(xp.sum(Kinv * G)) - logdet_G + logdet_K - G.shape[0])
+                trace_term = float(xp.sum(Kinv * G))
+            kl = 0.5 * (trace_term - logdet_G + logdet_K - G.shape[0])
             value -= nu[l] * kl
         layers.append({"G_prev": G_prev, "raw": raw, "Kinv": Kinv, "G": G, "Ginv": Ginv, "kl": kl})
         G_prev = G

@@ -4,12 +4,17 @@ Paper: Adam X. Yang, Maxime Robeyns, Edward Milsom, Ben Anson, Nandi Schoots, La
 "A theory of representation learning gives a deep generalisation of kernel methods", ICML 2023,
 arXiv 2108.13097.  The group's code maximises the objective with Adam on G = V V^T / P; here:
 
-* Each Gram matrix is parametrised as G_l = A_l U_l U_l^T A_l^T with A_l = chol(G_l at the start)
-  (by default the NNGP Grams, where every KL term vanishes) and U_l lower triangular, starting at I.
-  G_l stays positive (semi)definite for every U_l, and -log|G_l| in the objective keeps it definite.
-  The whitening by A_l makes the KL part of the Hessian close to the identity at the start.
-* The gradient is exact: dF/dU_l = tril(A_l^T (Gbar_l + Gbar_l^T) A_l U_l), with Gbar_l from
-  :func:`kernels.dkm.objective.dkm_objective_and_grad`.
+* Each Gram matrix is parametrised as G_l = A_l U_l U_l^T A_l^T with U_l lower triangular and
+  A_l = chol(K_l(G_(l-1)) + jitter I), the Cholesky factor of the layer's own prior, recomputed from
+  the layer below at every evaluation (the whitened, or non-centred, parametrisation of deep GPs).
+  Then KL_l = 1/2 (||U_l||^2 - 2 sum_i log|(U_l)_ii| - P) exactly, whatever the lower layers do,
+  U_l = I is the NNGP (every KL term vanishes), G_l stays positive (semi)definite for every U_l and
+  -log|G_l| keeps it definite.  Near-singular priors (duplicate inputs, smooth kernels) do not make
+  the KL terms stiff, as they do when A_l is held fixed while K_l moves.
+* The gradient is exact: with Gbar_l = dL/dG_l from :func:`kernels.dkm.objective.dkm_objective_and_grad`
+  plus what flows back through A_(l+1), dF/dU_l = tril(A_l^T (Gbar_l + Gbar_l^T) A_l U_l), and the
+  Cholesky pullback Kbar_l = sym(A_l^-T Phi(A_l^T Abar_l) A_l^-1) (Phi: lower triangle, halved
+  diagonal) carries dF/dA_l to G_(l-1) through the kernel.
 * Kernel hyperparameters and the noise variance may be learned in the same run (log scale).
 * The optimiser is scipy's L-BFGS-B on the vector of all parameters; it stops when the largest
   component of the gradient of the objective per data point, L / (P D), falls below ``tol``.
@@ -26,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import minimize
 
-from ..backend import array_namespace, from_numpy, to_numpy
+from ..backend import array_namespace, from_numpy, solve_triangular, to_numpy
 from .gram_kernels import GramKernel
 from .objective import CholeskyError, cholesky, dkm_objective_and_grad, nngp_grams
 
@@ -115,9 +120,26 @@ def solve_dkm(
     solution = optimise_grams(
         objective, init, nu, kernels, noise_var, n_data=Y2.shape[0] * Y2.shape[1], jitter=jitter,
         learn_kernel=learn_kernel, learn_noise=learn_noise, tol=tol, max_iter=max_iter, history=history,
+        base_gram=G0,
     )
     solution.grams = _fill_deterministic(G0, solution.grams, solution.kernels, jitter)
     return solution
+
+
+def _phi(xp, M):
+    """Lower triangle of M with the diagonal halved (the Cholesky pullback's projection)."""
+    P = M.shape[0]
+    eye = xp.eye(P, dtype=M.dtype)
+    return xp.tril(M) - 0.5 * eye * M
+
+
+def _cholesky_vjp(A, Abar):
+    """dF/dK for A = chol(K) given Abar = dF/dA (lower): sym(A^-T Phi(A^T Abar) A^-1)."""
+    xp = array_namespace(A, Abar)
+    S = _phi(xp, A.T @ Abar)
+    left = solve_triangular(A, S, lower=True, trans=1)  # A^-T S
+    Kbar = solve_triangular(A, left.T, lower=True, trans=1).T  # (A^-T S) A^-1
+    return 0.5 * (Kbar + Kbar.T)
 
 
 def optimise_grams(
@@ -134,19 +156,34 @@ def optimise_grams(
     tol: float,
     max_iter: int,
     history: int = 20,
+    base_gram=None,
 ) -> DKMSolution:
-    """L-BFGS on G_l = A_l U_l U_l^T A_l^T (A_l = chol(init[l])), kernel log-parameters, log noise.
+    """L-BFGS on the Cholesky parameters U_l of the Grams, kernel log-parameters and log noise.
 
     ``objective(grams, factors, kernels, noise_var) -> (value, DKMGradient)`` where
-    ``factors[l] = A_l U_l`` is a lower Cholesky factor of ``grams[l]``; layers with nu = inf get
-    None.  The function minimised is -value / n_data; ``tol`` bounds its max-abs gradient.
+    ``factors[l]`` is a lower Cholesky factor of ``grams[l]``; layers with nu = inf get None.
+    The function minimised is -value / n_data; ``tol`` bounds its max-abs gradient.
+
+    With ``base_gram`` (the Gram G_0 the first kernel acts on: X X^T / N_0, or its inducing block)
+    the parametrisation is the whitened one, G_l = A_l U_l U_l^T A_l^T with A_l = chol(K_l(G_(l-1))
+    + jitter I) following the layer below, so KL_l = 1/2 (||U_l||^2 - 2 sum log|(U_l)_ii| - P)
+    whatever the lower layers do; the gradient is chained through the Cholesky factors.  Without
+    it, A_l = chol(init[l]) is held fixed.  Either way U_l = I at the start when ``init`` is the
+    NNGP recursion.
     """
     L = len(nu)
     free = [l for l in range(L) if not math.isinf(nu[l])]
     kernels = list(kernels)
     xp = array_namespace(*[init[l] for l in free]) if free else None
-    chol = {l: cholesky(init[l], f"initial G_{l + 1}", jitter) for l in free}
+    whitened = base_gram is not None and bool(free)
+    top = max(free) if free else -1
     sizes = {l: init[l].shape[0] for l in free}
+    if whitened:
+        U0 = _whitened_start(base_gram, init, kernels, free, top, jitter)
+        chol = None
+    else:
+        chol = {l: cholesky(init[l], f"initial G_{l + 1}", jitter) for l in free}
+        U0 = {l: np.eye(sizes[l]) for l in free}
     offsets, n_gram = {}, 0
     for l in free:
         offsets[l] = n_gram
@@ -154,28 +191,69 @@ def optimise_grams(
     masks = {l: xp.tril(xp.ones((sizes[l], sizes[l]), dtype=init[l].dtype)) for l in free}
     theta0 = pack_kernels(kernels) if learn_kernel else np.zeros(0)
     x0 = np.concatenate(
-        [np.eye(sizes[l]).ravel() for l in free]
-        + [theta0, np.array([math.log(noise_var)] if learn_noise else [])]
+        [np.ravel(U0[l]) for l in free] + [theta0, np.array([math.log(noise_var)] if learn_noise else [])]
     )
     scale = 1.0 / n_data
 
     def unpack(x):
-        U, grams, factors = {}, [None] * L, [None] * L
+        U, grams, factors, chain = {}, [None] * L, [None] * L, []
         for l in free:
             m = sizes[l]
             block = np.ascontiguousarray(x[offsets[l]:offsets[l] + m * m]).reshape(m, m)
             U[l] = from_numpy(block, xp) * masks[l]
-            factors[l] = chol[l] @ U[l]
-            grams[l] = factors[l] @ factors[l].T
         ks = unpack_kernels(kernels, x[n_gram:n_gram + theta0.size]) if learn_kernel else kernels
         s2 = math.exp(float(x[-1])) if learn_noise else noise_var
-        return U, ks, s2, grams, factors
+        if whitened:
+            G_prev = base_gram
+            eye = xp.eye(base_gram.shape[0], dtype=base_gram.dtype)
+            for l in range(top + 1):
+                raw = ks[l](G_prev)
+                K = raw + jitter * eye
+                if l in U:
+                    A = cholesky(K, f"K(G_{l}) (prior of layer {l + 1})", jitter)
+                    factors[l] = A @ U[l]
+                    G = factors[l] @ factors[l].T
+                    grams[l] = G
+                else:
+                    A, G = None, K
+                chain.append((G_prev, raw, A))
+                G_prev = G
+        else:
+            for l in free:
+                factors[l] = chol[l] @ U[l]
+                grams[l] = factors[l] @ factors[l].T
+        return U, ks, s2, grams, factors, chain
+
+    def pullback(U, ks, factors, chain, grad):
+        """Gradients w.r.t. U_l (and extra kernel-parameter terms) from the partials dL/dG_l."""
+        dU, extra = {}, [dict.fromkeys(k.learnable, 0.0) for k in ks]
+        if not whitened:
+            for l in free:
+                Gbar = grad.grams[l]
+                dU[l] = (chol[l].T @ ((Gbar + Gbar.T) @ factors[l])) * masks[l]
+            return dU, extra
+        carry = None  # dL/dG_l through the Cholesky factor of the layer above
+        for l in range(top, -1, -1):
+            G_prev, raw, A = chain[l]
+            total = carry if l not in U else (grad.grams[l] if carry is None else grad.grams[l] + carry)
+            if l in U:
+                Fbar = (total + total.T) @ factors[l]
+                dU[l] = (A.T @ Fbar) * masks[l]
+                Kbar = _cholesky_vjp(A, (Fbar @ U[l].T) * masks[l])
+            else:
+                Kbar = total
+            if l == 0 and not learn_kernel:
+                break
+            carry, hyper = ks[l].vjp(G_prev, Kbar, raw)
+            for name in ks[l].learnable:
+                extra[l][name] += hyper[name]
+        return dU, extra
 
     state = {"value": None, "evals": 0}
 
     def fun(x):
         try:
-            U, ks, s2, grams, factors = unpack(x)
+            U, ks, s2, grams, factors, chain = unpack(x)
             value, grad = objective(grams, factors, ks, s2)
             if not math.isfinite(value):
                 raise CholeskyError("non-finite objective")
@@ -187,13 +265,11 @@ def optimise_grams(
             return math.inf, np.zeros_like(x)
         state["evals"] += 1
         state["value"] = value
-        parts = []
-        for l in free:
-            A, Gbar = chol[l], grad.grams[l]
-            dU = (A.T @ ((Gbar + Gbar.T) @ (A @ U[l]))) * masks[l]
-            parts.append(np.ravel(to_numpy(dU)))
+        dU, extra = pullback(U, ks, factors, chain, grad)
+        parts = [np.ravel(to_numpy(dU[l])) for l in free]
         if learn_kernel:
-            parts.append(np.array([g[n] for k, g in zip(ks, grad.kernels) for n in k.learnable], dtype=np.float64))
+            parts.append(np.array([g[n] + e[n] for k, g, e in zip(ks, grad.kernels, extra) for n in k.learnable],
+                                  dtype=np.float64))
         if learn_noise:
             parts.append(np.array([grad.log_noise_var]))
         g = np.concatenate(parts) if parts else np.zeros(0)
@@ -202,7 +278,7 @@ def optimise_grams(
     value0, g0 = fun(x0)
     trace = [-value0 / scale]
     if x0.size == 0:  # nothing to optimise: every layer is deterministic and nothing is learned
-        _, ks, s2, grams, _ = unpack(x0)
+        _, ks, s2, grams, _, _ = unpack(x0)
         return DKMSolution(grams, ks, s2, trace[0], 0, 1, True, 0.0, trace, "no free parameters")
 
     def callback(xk):
@@ -226,7 +302,7 @@ def optimise_grams(
         options={"maxiter": max_iter, "gtol": tol, "ftol": 1e-15, "maxcor": history, "maxls": 40},
     )
     value, g = fun(result.x)
-    _, ks, s2, grams, _ = unpack(result.x)
+    _, ks, s2, grams, _, _ = unpack(result.x)
     lower = np.array([-np.inf if b[0] is None else b[0] for b in bounds])
     upper = np.array([np.inf if b[1] is None else b[1] for b in bounds])
     grad_norm = float(np.max(np.abs(result.x - np.clip(result.x - g, lower, upper))))  # projected gradient
@@ -242,3 +318,22 @@ def optimise_grams(
         trace=trace,
         message=str(result.message),
     )
+
+
+def _whitened_start(base_gram, init, kernels, free, top, jitter):
+    """U_l = A_l^-1 chol(init[l]) with A_l = chol(K_l(init[l-1]) + jitter I): I at the NNGP recursion."""
+    xp = array_namespace(base_gram)
+    eye = xp.eye(base_gram.shape[0], dtype=base_gram.dtype)
+    U0, G_prev = {}, base_gram
+    for l in range(top + 1):
+        K = kernels[l](G_prev) + jitter * eye
+        if l in free:
+            if bool(xp.all(K == init[l])):  # the start is the prior: U = I exactly
+                U0[l] = np.eye(K.shape[0])
+            else:
+                A = cholesky(K, f"K(G_{l}) (prior of layer {l + 1})", jitter)
+                U0[l] = to_numpy(solve_triangular(A, cholesky(init[l], f"initial G_{l + 1}", jitter), lower=True))
+            G_prev = init[l]
+        else:
+            G_prev = K
+    return U0

@@ -18,6 +18,9 @@ For given Grams, mu and A are set to their optimum (Titsias 2009):
 where ELBO_out equals the collapsed bound; by the envelope theorem its gradient with respect to
 the kernels is the partial gradient at fixed (mu, A), which is what is coded below.
 Predictions: mean B_* mu, variance k_* - (B_* K_i*)_** + (B_* A B_*^T)_**.
+Every value is formed from Cholesky factors (K_ii = A A^T, G_ii = F F^T, C = A^-1 K_it, H = A^-1 F:
+G_ti = C^T H F^T, g_t = k_t - ||C_t||^2 + ||H^T C_t||^2, tr(K_ii^-1 G_ii) = ||H||^2), never from
+K_ii^-1, whose entries reach 1 / jitter when inducing inputs nearly coincide.
 With the inducing inputs equal to all training inputs the objective equals the full DKM's
 (up to the jitter): G_ti = G_ii, g_t = diag G_ii and the collapsed bound is the exact marginal likelihood.
 """
@@ -28,7 +31,7 @@ import math
 from dataclasses import dataclass
 
 from ..backend import array_namespace, solve_triangular
-from .objective import LOG_2PI, DKMGradient, _inverse_from_factor, inverse_and_logdet
+from .objective import LOG_2PI, DKMGradient, cholesky
 
 __all__ = [
     "SparseBlocks",
@@ -71,12 +74,44 @@ def _kernel_blocks(kernel, blocks: SparseBlocks, jitter):
     return raw_ii, K_ii, K_ti, k_t
 
 
-def _conditional(xp, K_ti, k_t, Kinv, G_ii):
-    """G_ti, g_t of a layer from its kernel blocks and inducing Gram (module docstring)."""
-    B = K_ti @ Kinv
-    BG = B @ G_ii
-    g_t = xp.sum(BG * B, axis=1) + k_t - xp.sum(K_ti * B, axis=1)
-    return B, BG, g_t
+def _log_abs_det_triangular(xp, F):
+    return 2.0 * float(xp.sum(xp.log(xp.abs(xp.linalg.diagonal(F)))))
+
+
+@dataclass
+class _Conditional:
+    """One layer's conditional Grams, computed through Cholesky factors only.
+
+    With K_ii = A A^T, G_ii = F F^T, C = A^-1 K_it and H = A^-1 F:
+    G_ti = C^T H F^T and g_t = k_t - ||C_t||^2 + ||H^T C_t||^2, both O(1) quantities formed
+    without K_ii^-1, whose entries are as large as 1 / jitter (explicit inverses made the
+    objective noisy at the 1e-2 level on near-duplicate inducing inputs); tr(K_ii^-1 G_ii) = ||H||^2.
+    """
+
+    A: object
+    F: object
+    C: object
+    H: object
+    G_ti: object
+    g_t: object
+
+
+def _conditional(xp, K_ii, K_ti, k_t, G_ii, *, factor=None, name="K_ii", jitter=0.0):
+    A = cholesky(K_ii, name, jitter)
+    F = cholesky(G_ii, "G_ii", 0.0) if factor is None else factor
+    C = solve_triangular(A, K_ti.T, lower=True)
+    H = solve_triangular(A, F, lower=True)
+    CtH = C.T @ H
+    G_ti = CtH @ F.T
+    g_t = k_t - xp.sum(C * C, axis=0) + xp.sum(CtH * CtH, axis=1)
+    return _Conditional(A, F, C, H, G_ti, g_t)
+
+
+def _inverse_from_cholesky(A):
+    """(A A^T)^-1 for a lower-triangular A (explicit: used in gradients only)."""
+    xp = array_namespace(A)
+    Ainv = solve_triangular(A, _eye(xp, A.shape[0], A.dtype), lower=True)
+    return Ainv.T @ Ainv, Ainv
 
 
 def propagate(blocks: SparseBlocks, kernels, grams_ii, jitter: float = 1e-6) -> list[SparseBlocks]:
@@ -88,9 +123,8 @@ def propagate(blocks: SparseBlocks, kernels, grams_ii, jitter: float = 1e-6) -> 
         if G_ii is None:
             blocks = SparseBlocks(K_ii, K_ti, k_t)
         else:
-            Kinv, _, _ = inverse_and_logdet(K_ii, f"K_ii of layer {l + 1}", jitter)
-            _, BG, g_t = _conditional(xp, K_ti, k_t, Kinv, G_ii)
-            blocks = SparseBlocks(G_ii, BG, g_t)
+            cond = _conditional(xp, K_ii, K_ti, k_t, G_ii, name=f"K_ii of layer {l + 1}", jitter=jitter)
+            blocks = SparseBlocks(G_ii, cond.G_ti, cond.g_t)
         out.append(blocks)
     return out
 
@@ -100,28 +134,51 @@ def sparse_nngp_grams(blocks: SparseBlocks, kernels, depth: int, jitter: float =
     return [b.G_ii for b in propagate(blocks, kernels, [None] * depth, jitter)]
 
 
-def _output_posterior(K_ii, K_ti, Y, noise_var, jitter):
-    """Optimal q(f_i) = N(mu, A) and the pieces of the output ELBO.
+@dataclass
+class _OutputPosterior:
+    """Optimal q(f_i) = N(mu, A) of the output layer and the collapsed-bound pieces.
 
-    With K_ii = L L^T and W = L^-1 K_it / sigma, the well-conditioned C = I + W W^T gives
-    A = L C^-1 L^T, mu = L C^-1 W Y / sigma and log|A| = log|K_ii| - log|C|.
+    With K_ii = L L^T, W = L^-1 K_it / sigma and C = I + W W^T = R R^T (well conditioned):
+    A = L C^-1 L^T, mu = L C^-1 W Y / sigma, and at the training points
+    mean = W^T C^-1 W Y,  var = k_t - sigma^2 ||W_t||^2 + sigma^2 ||R^-1 W_t||^2,
+    tr(K_ii^-1 A) = tr(C^-1),  mu^T K_ii^-1 mu = ||C^-1 W Y||^2 / sigma^2,  log|K_ii| - log|A| = log|C|.
     """
+
+    chol_K: object
+    W: object
+    chol_C: object
+    Q: object  # R^-1 W
+    logdet_C: float
+
+
+def _output_posterior(K_ii, K_ti, noise_var, jitter):
     xp = array_namespace(K_ii)
     M = K_ii.shape[0]
-    Kinv, logdet_K, chol_K = inverse_and_logdet(K_ii, "K_ii of the output layer", jitter)
+    chol_K = cholesky(K_ii, "K_ii of the output layer", jitter)
     W = solve_triangular(chol_K, K_ti.T, lower=True) / math.sqrt(noise_var)
-    C = W @ W.T + _eye(xp, M, K_ii.dtype)
-    Cinv, logdet_C, _ = inverse_and_logdet(C, "I + L^-1 K_it K_ti L^-T / noise_var", 0.0)
-    A = chol_K @ Cinv @ chol_K.T
-    A = (A + A.T) / 2
-    mu = chol_K @ (Cinv @ (W @ Y)) / math.sqrt(noise_var)
-    return Kinv, logdet_K, A, mu, logdet_K - logdet_C, M
+    chol_C = cholesky(W @ W.T + _eye(xp, M, K_ii.dtype), "I + L^-1 K_it K_ti L^-T / noise_var", 0.0)
+    Q = solve_triangular(chol_C, W, lower=True)
+    return _OutputPosterior(chol_K, W, chol_C, Q, _log_abs_det_triangular(xp, chol_C))
+
+
+def _output_moments(post: _OutputPosterior, W_star, k_star, Y, noise_var):
+    """Predictive mean and latent variance at points whose whitened cross-covariance is W_star
+    (= L^-1 K_i* / sigma): mean = W_*^T C^-1 W Y, var = k_* - sigma^2 ||W_*||^2 + sigma^2 ||R^-1 W_*||^2."""
+    xp = array_namespace(W_star)
+    Q_star = solve_triangular(post.chol_C, W_star, lower=True)
+    mean = Q_star.T @ (post.Q @ Y)
+    var = k_star + noise_var * (xp.sum(Q_star * Q_star, axis=0) - xp.sum(W_star * W_star, axis=0))
+    return mean, var
 
 
 def sparse_objective_and_grad(
     blocks0: SparseBlocks, Y, kernels, nu, grams_ii, noise_var: float, jitter: float = 1e-6, factors=None
 ):
-    """(value, :class:`DKMGradient`) of the sparse DKM objective; gradients w.r.t. the inducing Grams."""
+    """(value, :class:`DKMGradient`) of the sparse DKM objective; gradients w.r.t. the inducing Grams.
+
+    The value is formed from Cholesky factors only (see :class:`_Conditional`); the gradients use
+    explicit inverses of K_ii, which is accurate enough for them and keeps the formulas short.
+    """
     xp = array_namespace(blocks0.G_ii, Y)
     Y2 = Y if Y.ndim == 2 else Y[:, None]
     P, D = Y2.shape
@@ -137,28 +194,38 @@ def sparse_objective_and_grad(
             blocks = SparseBlocks(K_ii, K_ti, k_t)
         else:
             G_ii = grams_ii[l]
-            Kinv, logdet_K, _ = inverse_and_logdet(K_ii, f"K_ii of layer {l + 1}", jitter)
-            if factors is not None and factors[l] is not None:
-                Ginv, logdet_G = _inverse_from_factor(factors[l])
-            else:
-                Ginv, logdet_G, _ = inverse_and_logdet(G_ii, f"G_ii of layer {l + 1}", 0.0)
-            B, BG, g_t = _conditional(xp, K_ti, k_t, Kinv, G_ii)
-            kl = 0.5 * (float(xp.sum(Kinv * G_ii)) - logdet_G + logdet_K - G_ii.shape[0])
+            factor = None if factors is None else factors[l]
+            cond = _conditional(xp, K_ii, K_ti, k_t, G_ii, factor=factor, name=f"K_ii of layer {l + 1}",
+                                jitter=jitter)
+            M = G_ii.shape[0]
+            kl = 0.5 * (float(xp.sum(cond.H * cond.H)) - _log_abs_det_triangular(xp, cond.F)
+                        + _log_abs_det_triangular(xp, cond.A) - M)
             value -= nu[l] * kl
-            entry.update(Kinv=Kinv, Ginv=Ginv, B=B, kl=kl)
-            blocks = SparseBlocks(G_ii, BG, g_t)
+            Kinv, Ainv = _inverse_from_cholesky(cond.A)
+            Ginv, _ = _inverse_from_cholesky(cond.F)
+            entry.update(Kinv=Kinv, Ginv=Ginv, B=cond.C.T @ Ainv, kl=kl)
+            blocks = SparseBlocks(G_ii, cond.G_ti, cond.g_t)
         cache.append(entry)
     raw_ii, K_ii, K_ti, k_t = _kernel_blocks(kernels[L], blocks, jitter)
-    Kinv, logdet_K, A, mu, logdet_A, M = _output_posterior(K_ii, K_ti, Y2, noise_var, jitter)
-    B = K_ti @ Kinv
-    R = Y2 - B @ mu
-    var = k_t - xp.sum(K_ti * B, axis=1) + xp.sum((B @ A) * B, axis=1)
+    post = _output_posterior(K_ii, K_ti, noise_var, jitter)
+    M = K_ii.shape[0]
+    mean, var = _output_moments(post, post.W, k_t, Y2, noise_var)
+    R = Y2 - mean
     sum_r2, sum_var = float(xp.sum(R * R)), float(xp.sum(var))
     expected_loglik = -0.5 * P * D * (LOG_2PI + math.log(noise_var)) - (sum_r2 + D * sum_var) / (2 * noise_var)
-    kl_out = 0.5 * (D * float(xp.sum(Kinv * A)) + float(xp.sum(mu * (Kinv @ mu))) - D * M + D * logdet_K - D * logdet_A)
+    Cinv, Rinv = _inverse_from_cholesky(post.chol_C)
+    CinvWY = Cinv @ (post.W @ Y2)
+    kl_out = 0.5 * (D * float(xp.sum(Rinv * Rinv)) + float(xp.sum(CinvWY * CinvWY)) / noise_var - D * M
+                    + D * post.logdet_C)
     value += expected_loglik - kl_out
 
-    # backward through the output layer at fixed (mu, A)
+    # backward through the output layer at fixed (mu, A) = (L C^-1 W Y / sigma, L C^-1 L^T)
+    Kinv, Linv = _inverse_from_cholesky(post.chol_K)
+    sigma = math.sqrt(noise_var)
+    mu = post.chol_K @ CinvWY / sigma
+    A = post.chol_K @ Cinv @ post.chol_K.T
+    A = (A + A.T) / 2
+    B = post.W.T @ Linv * sigma  # K_ti K_ii^-1
     c = D / (2 * noise_var)
     Bbar = (R @ mu.T) / noise_var - c * (2.0 * (B @ A) - K_ti)
     K_tibar = Bbar @ Kinv + c * B
@@ -205,7 +272,6 @@ def sparse_objective(blocks0, Y, kernels, nu, grams_ii, noise_var: float, jitter
 def sparse_predict(blocks_train: SparseBlocks, blocks_test: SparseBlocks, Y, kernels, nu, grams_ii,
                    noise_var: float, jitter: float = 1e-6):
     """Predictive mean (P* x D) and latent variance (P*) at test points for given inducing Grams."""
-    xp = array_namespace(blocks_train.G_ii, Y)
     Y2 = Y if Y.ndim == 2 else Y[:, None]
     L = len(nu)
     top_train = propagate(blocks_train, kernels[:L], grams_ii, jitter)
@@ -213,12 +279,10 @@ def sparse_predict(blocks_train: SparseBlocks, blocks_test: SparseBlocks, Y, ker
     tr = top_train[-1] if L else blocks_train
     te = top_test[-1] if L else blocks_test
     _, K_ii, K_ti, _ = _kernel_blocks(kernels[L], tr, jitter)
-    Kinv, _, A, mu, _, _ = _output_posterior(K_ii, K_ti, Y2, noise_var, jitter)
+    post = _output_posterior(K_ii, K_ti, noise_var, jitter)
     _, _, K_si, k_s = _kernel_blocks(kernels[L], te, jitter)
-    B = K_si @ Kinv
-    mean = B @ mu
-    var = k_s - xp.sum(K_si * B, axis=1) + xp.sum((B @ A) * B, axis=1)
-    return mean, var
+    W_star = solve_triangular(post.chol_K, K_si.T, lower=True) / math.sqrt(noise_var)
+    return _output_moments(post, W_star, k_s, Y2, noise_var)
 
 
 def dkm_predict(X_train, X_test, Y, kernels, nu, grams, noise_var: float, jitter: float = 1e-6):
@@ -238,14 +302,15 @@ def dkm_predict(X_train, X_test, Y, kernels, nu, grams, noise_var: float, jitter
         if math.isinf(nu[l]):
             train = SparseBlocks(K_ii, K_ti, k_t)
         else:
-            Kinv, _, _ = inverse_and_logdet(K_ii, f"K(G_{l}) (prior of layer {l + 1})", jitter)
-            _, BG, g_t = _conditional(xp, K_ti, k_t, Kinv, grams[l])
-            train = SparseBlocks(grams[l], BG, g_t)
+            cond = _conditional(xp, K_ii, K_ti, k_t, grams[l], name=f"K(G_{l}) (prior of layer {l + 1})",
+                                jitter=jitter)
+            train = SparseBlocks(grams[l], cond.G_ti, cond.g_t)
     raw, K_ii, K_ti, k_t = _kernel_blocks(kernels[len(nu)], train, jitter)
-    Ky = K_ii + noise_var * _eye(xp, K_ii.shape[0], K_ii.dtype)
-    Kyinv, _, _ = inverse_and_logdet(Ky, "K(G_L) + noise_var I", jitter + noise_var)
-    mean = K_ti @ (Kyinv @ Y2)
-    var = k_t - xp.sum((K_ti @ Kyinv) * K_ti, axis=1)
+    chol_y = cholesky(K_ii + noise_var * _eye(xp, K_ii.shape[0], K_ii.dtype), "K(G_L) + noise_var I",
+                      jitter + noise_var)
+    V = solve_triangular(chol_y, K_ti.T, lower=True)
+    mean = V.T @ solve_triangular(chol_y, Y2, lower=True)
+    var = k_t - xp.sum(V * V, axis=0)
     return mean, var
 
 

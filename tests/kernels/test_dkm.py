@@ -228,6 +228,83 @@ def test_solver_backend_generic(xp, rng):
     assert_close(sol.grams[0], ref.grams[0], rtol=1e-5, xp=xp)
 
 
+@pytest.mark.parametrize(
+    ("nu", "learn_kernel"), [([1.0, 2.0], False), ([1.0, math.inf, 3.0], True), ([math.inf, 2.0], True)]
+)
+def test_whitened_parametrisation_gradient_by_finite_differences(nu, learn_kernel, rng, monkeypatch):
+    """The gradient chained through chol(K_l(G_(l-1))) (whitened Grams) matches finite differences."""
+    import kernels.dkm.solver as solver
+
+    captured = {}
+    real_minimize = solver.minimize
+
+    def capture(fun, x0, **kwargs):
+        captured["fun"], captured["x0"] = fun, x0
+        return real_minimize(fun, x0, **kwargs)
+
+    monkeypatch.setattr(solver, "minimize", capture)
+    X, Y = _data(rng, P=9, D=2)
+    kernels = [SquaredExponential(), ArcCos(), NormalisedGaussian(), SquaredExponential()][: len(nu)]
+    kernels.append(SquaredExponential(1.2))
+    solve_dkm(input_gram(X), Y, kernels, nu, 0.2, learn_kernel=learn_kernel, learn_noise=True, max_iter=2)
+    fun = captured["fun"]
+    x = captured["x0"] + 0.05 * rng.normal(size=captured["x0"].shape)
+    _, grad = fun(x)
+    h = 1e-5
+    for _ in range(3):
+        d = rng.normal(size=x.shape)
+        fd = (fun(x + h * d)[0] - fun(x - h * d)[0]) / (2 * h)
+        assert abs(fd - grad @ d) <= 1e-6 * max(1.0, abs(fd))
+
+
+def test_whitened_and_fixed_parametrisations_reach_the_same_optimum(rng):
+    from kernels.dkm import dkm_objective_and_grad, optimise_grams
+
+    X, Y = _data(rng, P=12)
+    G0 = input_gram(X)
+    kernels = [SquaredExponential()] * 3
+    nu = [1.0, 2.0]
+    init = nngp_grams(G0, kernels, 2, 1e-6)
+
+    def objective(grams, factors, ks, s2):
+        return dkm_objective_and_grad(G0, grams, Y, ks, nu, s2, 1e-6, factors)
+
+    common = dict(n_data=12, jitter=1e-6, learn_kernel=False, learn_noise=False, tol=1e-7, max_iter=3000)
+    fixed = optimise_grams(objective, init, nu, kernels, 0.1, **common)
+    whitened = optimise_grams(objective, init, nu, kernels, 0.1, base_gram=G0, **common)
+    assert fixed.converged and whitened.converged
+    assert whitened.objective == pytest.approx(fixed.objective, rel=1e-8)
+    for a, b in zip(whitened.grams, fixed.grams):
+        assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_sparse_objective_smooth_with_duplicate_inducing_inputs(seed):
+    """Duplicate inducing inputs put K_ii's eigenvalues at the jitter level.  Along a path
+    G_ii(t) = A (W + t S) A^T (A = chol K_ii, a well-scaled direction) the objective is smooth, so
+    its deviation from a straight line over |t| <= 1e-7 measures rounding noise.  Formed from
+    Cholesky factors it stays ~1e-9; the explicit-inverse form (entries ~1 / jitter) gave ~1e-6."""
+    from kernels.dkm.sparse import _kernel_blocks
+
+    rng = np.random.default_rng(seed)
+    P, M = 400, 80
+    X = np.round(rng.normal(size=(P, 3)), 1)  # repeated rows, as in data sets with discrete features
+    Y = np.sin(X[:, :1]) + 0.1 * rng.normal(size=(P, 1))
+    Z = np.concatenate([X[: M // 2], X[: M // 2]])
+    blocks = input_blocks(Z, X)
+    kernels = [SquaredExponential()] * 3
+    A = np.linalg.cholesky(_kernel_blocks(kernels[0], blocks, 1e-6)[1])
+    S = rng.normal(size=(M, M))
+    G1 = A @ (np.eye(M) + 0.3 * S @ S.T / M) @ A.T
+    G2 = sparse_nngp_grams(blocks, kernels, 2, 1e-6)[1]
+    E = rng.normal(size=(M, M))
+    E = A @ (E + E.T) @ A.T
+    ts = np.linspace(-1e-7, 1e-7, 11)
+    values = np.array([sparse_objective(blocks, Y, kernels, [10.0, 10.0], [G1 + t * E, G2], 0.1, 1e-6) for t in ts])
+    line = np.polyval(np.polyfit(ts, values, 1), ts)
+    assert np.max(np.abs(values - line)) <= 1e-7
+
+
 # --- estimator ---------------------------------------------------------------------------------
 
 
