@@ -7,12 +7,14 @@ Implications", ICML 2023, arXiv 2302.02334.
    m in range(2K, 100 n, ceil(ln n)), every trial fits its own model (scikit-learn
    ``LogisticRegression(C=1, solver="lbfgs", max_iter=1000)``; naive Bayes with the shared-variance
    formulas in NumPy), until the mean test error is within 0.01 of the Bayes error.  Ours: trials
-   batched in one call, m* found by doubling and bisection.  Same data generator, same test-set size,
-   same process; the ratio of wall times is printed, together with a like-for-like ratio (the same
-   m values, fits only).
+   batched in one call (truncated Newton, ``--solver lbfgs`` for the earlier L-BFGS), m* found by
+   doubling and a safeguarded interpolation search.  Same data generator, same test-set size, same
+   process; the ratio of wall times is printed, together with a like-for-like ratio (the same m
+   values, fits only).  Each section prints the load average: the machine may be shared.
 2. The paper's full grid (K in {2,3,5,7} x n in {100,200,400,1000}, 5 trials) with
-   ``run_sample_complexity`` at the settings given on the command line; wall time printed and the
-   results stored (resumable) under ``results/nb_lr/``.
+   ``run_sample_complexity`` at the settings given on the command line, cell by cell; wall times
+   (per cell and in all), the m* table and the paper's two ratios printed, the results stored
+   (resumable) under ``results/nb_lr/`` (or ``$LTL_RESULTS_DIR/nb_lr``).
 
 Run: ``python -m benchmarks --only nb_lr`` or ``python benchmarks/bench_nb_lr.py [--skip-grid]``.
 On a shared machine set OPENBLAS_NUM_THREADS=1: oversubscribed BLAS threads slow both sides ~10x.
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
 import warnings
@@ -29,6 +32,9 @@ import warnings
 import numpy as np
 
 from theory.nb_lr_simulation import (
+    MODELS,
+    PAPER_CLASSES,
+    PAPER_DIMENSIONS,
     SimulationConfig,
     _seed,
     bayes_error,
@@ -79,7 +85,8 @@ def reference_scan(K, n, model, config):
 
 
 def bench_sub_grid(config):
-    print(f"sub-grid {SUB_GRID}, trials={config.trials}, test points per class={config.test_per_class}")
+    print(f"sub-grid {SUB_GRID}, trials={config.trials}, test points per class={config.test_per_class}, "
+          f"solver={config.solver}; {_load()}")
     print(f"{'K':>2} {'n':>5} {'model':>5} {'m*_ref':>7} {'m*_ours':>7} {'t_ref s':>8} {'t_ours s':>8} {'ratio':>6}")
     total_ref = total_ours = 0.0
     for K, n in SUB_GRID:
@@ -94,7 +101,8 @@ def bench_sub_grid(config):
             total_ours += t_ours
             print(f"{K:>2} {n:>5} {model:>5} {str(m_ref):>7} {str(record['m_star']):>7} {t_ref:8.2f} {t_ours:8.2f} "
                   f"{t_ref / t_ours:6.1f}", flush=True)
-    print(f"sub-grid total: reference {total_ref:.1f} s, ours {total_ours:.1f} s, speed-up {total_ref / total_ours:.1f}x")
+    print(f"sub-grid total: reference {total_ref:.1f} s, ours {total_ours:.1f} s, speed-up {total_ref / total_ours:.1f}x; "
+          f"{_load()}")
     return total_ref / total_ours
 
 
@@ -116,14 +124,34 @@ def bench_like_for_like(config, K=3, n=200, ms=(50, 200, 800)):
     return t_ref / t_ours
 
 
+def _load():
+    return "load average " + ", ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
 def bench_full_grid(config):
-    t0 = time.perf_counter()
-    records = run_sample_complexity(config=config, progress=None)
-    wall = time.perf_counter() - t0
-    print(f"full grid 4 x 4 x 2 models, trials={config.trials}, test points per class={config.test_per_class}: "
-          f"{wall:.0f} s wall (stored results are reused: a rerun only times what was missing)")
-    for r in records:
-        print(f"  K={r['K']} n={r['n']:>4} {r['model']}: m*={r['m_star']}  (Bayes error {r['bayes_error']:.3g})")
+    """The paper's grid, one cell at a time (the same runs as one call; per-cell times printed)."""
+    print(f"full grid 4 x 4 x 2 models, trials={config.trials}, test points per class={config.test_per_class}, "
+          f"solver={config.solver}; {_load()}", flush=True)
+    records, wall = [], 0.0
+    for K in PAPER_CLASSES:
+        for n in PAPER_DIMENSIONS:
+            for model in MODELS:
+                t0 = time.perf_counter()
+                (r,) = run_sample_complexity((K,), (n,), (model,), config=config, progress=False)
+                seconds = time.perf_counter() - t0
+                wall += seconds
+                records.append(r)
+                print(f"  K={K} n={n:>4} {model}: m*={r['m_star']}  ({len(r['curve'])} m evaluated, {seconds:.1f} s; "
+                      f"Bayes error {r['bayes_error']:.3g})", flush=True)
+    print(f"full grid: {wall:.0f} s wall ({wall / 60:.1f} min; stored results are reused: a rerun only times "
+          f"what was missing); {_load()}")
+    table = {(r["K"], r["n"], r["model"]): r["m_star"] for r in records}
+    for model, bound in (("nb", "<= 2"), ("lr", ">= 4")):
+        ratios = []
+        for K in PAPER_CLASSES:
+            lo, hi = table[(K, min(PAPER_DIMENSIONS), model)], table[(K, max(PAPER_DIMENSIONS), model)]
+            ratios.append("n/a" if lo is None or hi is None else f"{hi / lo:.2f}")
+        print(f"  m*_{model.upper()}(1000)/m*(100) for K={list(PAPER_CLASSES)}: {ratios} (paper: {bound})")
     return wall
 
 
@@ -133,8 +161,10 @@ def main(argv=None) -> int:
     p.add_argument("--skip-sub-grid", action="store_true", help="only the full grid")
     p.add_argument("--trials", type=int, default=5)
     p.add_argument("--test-per-class", type=int, default=1000)
+    p.add_argument("--solver", choices=("newton-cg", "lbfgs"), default="newton-cg",
+                   help="our logistic-regression solver (lbfgs: the earlier one)")
     args = p.parse_args(argv if argv is not None else [])
-    config = SimulationConfig(trials=args.trials, test_per_class=args.test_per_class)
+    config = SimulationConfig(trials=args.trials, test_per_class=args.test_per_class, solver=args.solver)
     if not args.skip_sub_grid:
         bench_like_for_like(config)
         bench_sub_grid(config)

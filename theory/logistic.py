@@ -24,7 +24,11 @@ H v = X^T D (X v) + penalty v, D the per-sample softmax curvature), to the forci
 the curvature-weighted Gram matrix M = [X 1]^T diag(w c) [X 1] + penalty (coefficients only), with c
 the per-sample curvature (p(1 - p) for K = 2, where M is the exact Hessian and CG ends in one step;
 the average eigenvalue (1 - sum_k p_k^2) / (K - 1) of diag(p) - p p^T on the sum-zero subspace for K > 2),
-shared by the class rows; or its diagonal when n is too large for an (n+1) x (n+1) inverse to pay off.
+shared by the class rows, or its diagonal (the default starts with the diagonal and switches once
+CG steps cost more than the Gram matrix would, then reuses a Gram matrix while it still pays).
+With fewer samples than features (m < n) the fit is reduced exactly first: the penalty keeps W in the
+row space of X, so with X^T = Q R (Q: n x m, orthonormal columns) and W = V Q^T the objective in V
+is the same one with the m features X Q = R^T; the stopping rule is still checked on W's gradient.
 The multinomial Hessian is singular only along the common intercept shift; the gradient, the
 Hessian and a class-shared preconditioner all keep the iterates in the subspace sum_k b_k = const,
 so CG never sees that direction.  Near the optimum a full Newton step whose decrease of the
@@ -39,12 +43,12 @@ search with safeguarded quadratic interpolation.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from kernels.backend import array_namespace
+from kernels.backend import array_namespace, cho_solve, solve_triangular
 from kernels.validation import check_positive, check_positive_int
 
 from .naive_bayes import _host, _LinearClassifierMixin, _prepare, _check_every_class_present
@@ -159,10 +163,13 @@ def fit_logistic(
     ftol : stop when the relative decrease of the objective is <= ftol (default 64 eps, as
         scikit-learn; 0 disables it so that only ``tol`` decides).
     solver : "newton-cg", "lbfgs" or "auto" (= newton-cg).
-    preconditioner : newton-cg's CG preconditioner: "diagonal", "gram", "exact" (no CG: the exact
-        Hessian solved directly, for small K'(n+1)) or "auto": diagonal, switching to the Gram
-        matrix for the rest of the fit once one CG solve took more steps than forming and
-        inverting the Gram matrix costs (:func:`_gram_cost_in_cg_steps`).
+    preconditioner : newton-cg's CG preconditioner, rebuilt at every Newton iteration: "diagonal",
+        "gram", or "exact" (no CG: the exact Hessian, formed and solved directly; for small K'(n+1));
+        or "auto": diagonal until one CG solve takes more steps than forming and factoring the Gram
+        matrix costs (:func:`_gram_cost_in_cg_steps`), then the Gram matrix, kept from one Newton
+        iteration to the next until a CG solve again takes more steps than a rebuild would cost.
+        Fewer samples than features (m < n): the problem is first reduced exactly to the row space
+        of X (module docstring), n -> m.
     """
     xp, X, y, Y, w, n_classes = _prepare(X, y, n_classes, sample_weight)
     C = check_positive(C, "C")
@@ -219,7 +226,7 @@ def fit_logistic(
     return LogisticFit(coef, intercept, n_iter, converged, grad_max, objective)
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Problem:
     """A batch of B scaled problems: features, one-hot labels, normalised weights, penalty (B,)."""
 
@@ -230,6 +237,8 @@ class _Problem:
     binary: bool
     xp: Any
     basis: Any = None  # Q (B, n, m) when the coefficients are V with W = V Q^T (fewer samples than features)
+    _squared: Any = field(default=None, repr=False)
+    _with_ones: Any = field(default=None, repr=False)
 
     def evaluate(self, theta, with_proba=False):
         return _value_and_grad(theta, self.X, self.Y, self.w, self.penalty, self.binary, self.xp, with_proba)
@@ -250,21 +259,30 @@ class _Problem:
 
     def squared(self):
         """X * X, built once."""
-        if "_X2" not in self.__dict__:
-            object.__setattr__(self, "_X2", self.X * self.X)
-        return self.__dict__["_X2"]
+        if self._squared is None:
+            self._squared = self.X * self.X
+        return self._squared
 
     def with_ones(self):
         """[X 1] (B, m, n+1), built once."""
-        if "_X1" not in self.__dict__:
+        if self._with_ones is None:
             ones = self.xp.ones(self.X.shape[:-1] + (1,), dtype=self.X.dtype)
-            object.__setattr__(self, "_X1", self.xp.concat([self.X, ones], axis=-1))
-        return self.__dict__["_X1"]
+            self._with_ones = self.xp.concat([self.X, ones], axis=-1)
+        return self._with_ones
 
 
-def _gram_cost_in_cg_steps(m: int, n: int, n_rows: int) -> float:
-    """Cost of forming (~m n^2 / 2) and inverting (~n^3) the Gram preconditioner, in CG steps (~4 m n K')."""
-    return (0.5 * m * n * n + float(n) ** 3) / (4.0 * m * n * n_rows)
+def _gram_cost_in_cg_steps(B: int, m: int, n: int, n_rows: int) -> float:
+    """Rough cost of the (n+1) x (n+1) curvature Gram matrix of B problems, formed, factored and its
+    triangular factor inverted, in units of one CG step.
+
+    A model of NumPy/OpenBLAS on one core, measured on this project's machine (only the speed depends
+    on it): a CG step is two skinny matrix products, ~4 B m n K' flops at ~5 GFLOP/s, plus ~0.05 ms of
+    array calls; the Gram matrix ~B m n^2 flops at ~30 GFLOP/s (symmetric rank-k update); Cholesky
+    ~B n^3 / 3 and the triangular inverse as much again, at ~5 GFLOP/s; plus ~0.3 ms of calls.
+    """
+    cg_step = 4.0 * B * m * n * n_rows / 5e9 + 5e-5
+    factor = 2.0 * B * float(n) ** 3 / 3.0 / 5e9
+    return (B * m * float(n) ** 2 / 30e9 + factor + 3e-4) / cg_step
 
 
 def _curvature(proba, problem):
@@ -278,22 +296,41 @@ def _curvature(proba, problem):
     return c * problem.w
 
 
+def _weighted_gram(X1, weight, xp):
+    """X1^T diag(weight) X1 per problem; for weight >= 0 as (sqrt(weight) X1)^T (sqrt(weight) X1), one
+    2-D product per problem, which NumPy runs as a symmetric rank-k update (half the work)."""
+    Xs = X1 * xp.sqrt(weight)[..., None]
+    return xp.stack([xp.matmul(xp.matrix_transpose(Xs[b, ...]), Xs[b, ...]) for b in range(X1.shape[0])])
+
+
+def _ridge(problem, dtype):
+    """The penalty on the coefficient diagonal of an (n+1) x (n+1) block, and a tiny floor on the
+    intercept entry (1e-10 of the penalty) so that a saturated fit stays positive definite."""
+    xp, n = problem.xp, problem.X.shape[-1]
+    mask = xp.concat([xp.ones((n,), dtype=dtype), xp.full((1,), 1e-10, dtype=dtype)])
+    return problem.penalty[:, None, None] * (xp.eye(n + 1, dtype=dtype) * mask)
+
+
+def _cholesky_solve(M, b, xp):
+    """Solve M x = b for symmetric positive definite M (B, N, N) and b (B, N, k) via Cholesky."""
+    L = xp.linalg.cholesky(M)
+    return xp.stack([cho_solve(L[i, ...], b[i, ...]) for i in range(M.shape[0])])
+
+
 def _gram_preconditioner(proba, problem):
-    """q -> q M^{-1} for M = [X 1]^T diag(w c) [X 1] + penalty on the coefficient block, per problem."""
-    xp, X = problem.xp, problem.X
-    B, _, n = X.shape
-    cw = _curvature(proba, problem)
-    Xs = X * xp.sqrt(cw)[..., None]
-    # One 2-D product per problem: NumPy then uses the symmetric rank-k update (half the work).
-    gram = xp.stack([xp.matmul(xp.matrix_transpose(Xs[b, ...]), Xs[b, ...]) for b in range(B)])
-    gram = gram + problem.penalty[:, None, None] * xp.eye(n, dtype=X.dtype)
-    s = xp.matmul(cw[:, None, :], X)  # (B, 1, n)
-    t = xp.maximum(xp.sum(cw, axis=-1), xp.asarray(1e-12, dtype=X.dtype))  # intercept curvature, floored
-    M = xp.concat([xp.concat([gram, xp.matrix_transpose(s)], axis=-1), xp.concat([s, t[:, None, None]], axis=-1)],
-                  axis=-2)
-    inverse = xp.linalg.inv(M)
-    inverse = 0.5 * (inverse + xp.matrix_transpose(inverse))
-    return lambda q: xp.matmul(q, inverse)
+    """q -> q M^{-1} for M = [X 1]^T diag(w c) [X 1] + penalty on the coefficient block, per problem.
+
+    M^{-1} = L^{-T} L^{-1} from the Cholesky factor, applied as two products (exactly symmetric).
+    """
+    xp = problem.xp
+    X1 = problem.with_ones()
+    B, _, n1 = X1.shape
+    M = _weighted_gram(X1, _curvature(proba, problem), xp) + _ridge(problem, X1.dtype)
+    L = xp.linalg.cholesky(M)
+    eye = xp.eye(n1, dtype=X1.dtype)
+    L_inv = xp.stack([solve_triangular(L[b, ...], eye, lower=True) for b in range(B)])
+    L_inv_T = xp.matrix_transpose(L_inv)
+    return lambda q: xp.matmul(xp.matmul(q, L_inv_T), L_inv)
 
 
 def _diagonal_preconditioner(proba, problem):
@@ -401,20 +438,19 @@ def _exact_newton_direction(grad, proba, problem):
                 weights[a][b] = (diag_part - PU[..., a] * PU[..., b]) * w
         g = xp.matmul(xp.matrix_transpose(U), grad)  # (B, K-1, n+1)
     rows = len(weights)
-    coef_mask = xp.concat([xp.ones((n,), dtype=X.dtype), xp.zeros((1,), dtype=X.dtype)])
-    ridge = problem.penalty[:, None, None] * xp.eye(n + 1, dtype=X.dtype) * coef_mask
-    floor = 1e-12 * xp.eye(n + 1, dtype=X.dtype) * (1.0 - coef_mask)  # keeps a saturated intercept solvable
+    ridge = _ridge(problem, X.dtype)
     blocks = [[None] * rows for _ in range(rows)]
     for a in range(rows):
         for b in range(a, rows):
-            G = xp.matmul(xp.matrix_transpose(X1 * weights[a][b][..., None]), X1)
-            if a == b:
-                G = G + ridge + floor
+            if a == b:  # diagonal blocks have weights >= 0 (H is positive semidefinite)
+                G = _weighted_gram(X1, xp.maximum(weights[a][a], xp.zeros_like(weights[a][a])), xp) + ridge
+            else:
+                G = xp.matmul(xp.matrix_transpose(X1 * weights[a][b][..., None]), X1)
             blocks[a][b] = G
             if b != a:
                 blocks[b][a] = xp.matrix_transpose(G)
-    H = xp.concat([xp.concat(blocks[a], axis=-1) for a in range(rows)], axis=-2)
-    step = xp.linalg.solve(H, -xp.reshape(g, (B, rows * (n + 1), 1)))
+    H = blocks[0][0] if rows == 1 else xp.concat([xp.concat(blocks[a], axis=-1) for a in range(rows)], axis=-2)
+    step = _cholesky_solve(H, -xp.reshape(g, (B, rows * (n + 1), 1)), xp)
     step = xp.reshape(step, (B, rows, n + 1))
     return step if U is None else xp.matmul(U, step)
 
@@ -424,7 +460,7 @@ def _newton_cg(problem, theta, tol, max_iter, ftol, preconditioner, max_cg=200):
     B = theta.shape[0]
     kind = "diagonal" if preconditioner == "auto" else preconditioner
     _, m, n1 = problem.X.shape
-    switch_after = _gram_cost_in_cg_steps(m, n1, theta.shape[1])
+    switch_after = _gram_cost_in_cg_steps(B, m, n1, theta.shape[1])
     value, grad, proba = problem.evaluate(theta, with_proba=True)
     # A warm start worse than zero (objective above log K, its value at 0) is dropped: e.g. the
     # large weights of a nearly separable neighbour are a poor start on fresh data.
@@ -436,18 +472,23 @@ def _newton_cg(problem, theta, tol, max_iter, ftol, preconditioner, max_cg=200):
     active = grad_max > tol
     n_iter = xp.zeros((B,), dtype=xp.int64)
     one = xp.ones((B,), dtype=theta.dtype)
+    apply_inverse = None
     for _ in range(max_iter):
         if not bool(xp.any(active)):
             break
         if kind == "exact":
             direction = _exact_newton_direction(grad, proba, problem)
         else:
-            make_inverse = _gram_preconditioner if kind == "gram" else _diagonal_preconditioner
-            direction, cg_steps = _conjugate_gradient(
-                grad, proba, problem, make_inverse(proba, problem), active, max_cg, tol
-            )
-            if preconditioner == "auto" and kind == "diagonal" and cg_steps > switch_after:
-                kind = "gram"  # ill-conditioned beyond a diagonal's reach: the Gram matrix pays off
+            if apply_inverse is None:
+                make_inverse = _gram_preconditioner if kind == "gram" else _diagonal_preconditioner
+                apply_inverse = make_inverse(proba, problem)
+            direction, cg_steps = _conjugate_gradient(grad, proba, problem, apply_inverse, active, max_cg, tol)
+            if kind == "diagonal":
+                apply_inverse = None  # cheap: rebuilt at every iteration
+                if preconditioner == "auto" and cg_steps > switch_after:
+                    kind = "gram"  # ill-conditioned beyond a diagonal's reach: the Gram matrix pays off
+            elif cg_steps > switch_after or preconditioner == "gram":
+                apply_inverse = None  # "auto": rebuild only once the stale one costs more CG steps than a rebuild
         slope = _inner(grad, direction, xp)
         bad = slope >= 0  # cannot happen in exact arithmetic (H and M are positive definite)
         direction = xp.where(bad[:, None, None], -grad, direction)
