@@ -71,10 +71,32 @@ class LogisticFit:
     objective: Any  # (...,) 1/2 ||W||^2 + C sum s_j CE_j  (unscaled)
 
 
+def _by_rows(X, rows: int) -> bool:
+    """Multiply row by row (one matrix-vector product per class row) rather than as one skinny matrix
+    product?  With OpenBLAS a product with K' = 2..8 columns runs at a fraction of the matrix-vector
+    speed while one problem's X stays in cache (measured ~1.7x slower at 0.7 MB, break-even ~1.5 MB,
+    and 2.5x faster than K' vector passes once X streams from memory)."""
+    return rows > 1 and X.shape[-2] * X.shape[-1] * 8 <= 1 << 20
+
+
+def _times_rows(X, W, xp):
+    """X W^T per problem: (..., m, n) x (..., K', n) -> (..., m, K')."""
+    if _by_rows(X, W.shape[-2]):
+        return xp.concat([xp.matmul(X, W[..., k, :, None]) for k in range(W.shape[-2])], axis=-1)
+    return xp.matmul(X, xp.matrix_transpose(W))
+
+
+def _rows_times(R, X, xp):
+    """R^T X per problem: (..., m, K') x (..., m, n) -> (..., K', n)."""
+    if _by_rows(X, R.shape[-1]):
+        return xp.concat([xp.matmul(R[..., None, :, k], X) for k in range(R.shape[-1])], axis=-2)
+    return xp.matmul(xp.matrix_transpose(R), X)
+
+
 def _scores(theta, X):
     n = X.shape[-1]
     xp = array_namespace(theta, X)
-    return xp.matmul(X, xp.matrix_transpose(theta[..., :n])) + xp.expand_dims(theta[..., n], axis=-2)
+    return _times_rows(X, theta[..., :n], xp) + xp.expand_dims(theta[..., n], axis=-2)
 
 
 def _full_logits(Z, binary, xp):
@@ -104,7 +126,7 @@ def _value_and_grad(theta, X, Y, w, penalty, binary, xp, with_proba=False):
     residual = (proba - Y) * w[..., None]  # d value / d logits
     if binary:
         residual = residual[..., 1:]
-    grad_W = xp.matmul(xp.matrix_transpose(residual), X) + penalty[..., None, None] * W
+    grad_W = _rows_times(residual, X, xp) + penalty[..., None, None] * W
     grad_b = xp.sum(residual, axis=-2)
     grad = xp.concat([grad_W, grad_b[..., None]], axis=-1)
     return (value, grad, proba) if with_proba else (value, grad)
@@ -354,7 +376,7 @@ def _hessian_vector(proba, V, problem):
     else:
         R = proba * (Z - xp.sum(proba * Z, axis=-1, keepdims=True))
     R = R * problem.w[..., None]
-    H_W = xp.matmul(xp.matrix_transpose(R), X) + problem.penalty[:, None, None] * V[..., :n]
+    H_W = _rows_times(R, X, xp) + problem.penalty[:, None, None] * V[..., :n]
     return xp.concat([H_W, xp.sum(R, axis=-2)[..., None]], axis=-1)
 
 

@@ -92,7 +92,37 @@ def test_training_sample_every_class_present_and_reproducible():
 def test_search_finds_threshold_of_a_monotone_curve(threshold, resolution):
     m_star, visited = search_m_star(lambda m: 0.0 if m >= threshold else 1.0, 0.5, 4, 10_000, resolution)
     assert threshold <= m_star <= threshold + resolution - 1 or m_star == 4
-    assert len(visited) <= 2 * math.log2(10_000) + 2
+    # doubling, then at most two bracket steps per halving (an interpolation step that did not halve
+    # is followed by a bisection step): a step curve is the worst case for interpolation
+    doubling = _doubling_prefix(visited, 4)
+    assert len(visited) - len(doubling) <= 2 * math.ceil(math.log2(max(threshold / resolution, 1))) + 2
+
+
+def _doubling_prefix(visited, m_min):
+    """The leading m_min, 2 m_min, 4 m_min, ... of a search path."""
+    prefix = []
+    for i, m in enumerate(visited):
+        if m != m_min * 2**i:
+            break
+        prefix.append(m)
+    return prefix
+
+
+@pytest.mark.parametrize("scale", [100.0, 300.0, 462.0, 1000.0, 5300.0])
+def test_search_on_a_smooth_curve_beats_bisection(scale):
+    """On an exponentially decaying curve the interpolation step lands near the crossing."""
+    target, resolution = 0.01, 6
+
+    def error(m):
+        return 0.6 * math.exp(-4.1 * m / scale)
+
+    m_star, visited = search_m_star(error, target, 6, 10**6, resolution)
+    crossing = scale * math.log(60) / 4.1
+    assert crossing <= m_star <= crossing + resolution
+    doubling = _doubling_prefix(visited, 6)
+    lo = max(m for m in doubling if error(m) >= target)
+    bisection_steps = math.ceil(math.log2(lo / resolution))  # bracket [lo, 2 lo] halved down to the resolution
+    assert len(visited) - len(doubling) <= bisection_steps
 
 
 def test_search_reports_none_when_never_reached():
@@ -117,6 +147,23 @@ def test_driver_streams_and_resumes(tmp_path, monkeypatch):
     again = run_sample_complexity((2, 3), (10,), config=config, results_dir=tmp_path, progress=False)
     assert [r["m_star"] for r in again] == [r["m_star"] for r in first]
     assert (tmp_path / "evaluations.jsonl").read_text().splitlines() == lines
+
+
+def test_config_key_keeps_earlier_results_loadable(tmp_path):
+    """Results stored before ``solver`` existed (L-BFGS, no such key entry) load under solver="lbfgs"."""
+    old_key = {"trials": 2, "test_per_class": 200, "margin": 0.01, "C": 1.0, "tol": 1e-4, "max_iter": 1000, "seed": 3}
+    assert SimulationConfig(trials=2, test_per_class=200, seed=3, solver="lbfgs").key() == old_key
+    assert SimulationConfig(trials=2, test_per_class=200, seed=3).key() == {**old_key, "solver": "newton-cg"}
+    import json
+
+    record = {"K": 2, "n": 10, "model": "lr", "bayes_error": 0.0, "target": 0.01, "m_star": 42, "curve": [],
+              "config": old_key}
+    (tmp_path / "mstar.jsonl").write_text(json.dumps(record) + "\n")
+    lbfgs = SimulationConfig(trials=2, test_per_class=200, seed=3, solver="lbfgs")
+    again = run_sample_complexity((2,), (10,), ("lr",), config=lbfgs, results_dir=tmp_path, progress=False)
+    assert again[0]["m_star"] == 42
+    with pytest.raises(ValueError, match="solver"):
+        run_sample_complexity((2,), (10,), config=SimulationConfig(solver="sag"), store=False, progress=False)
 
 
 def test_nb_reaches_bayes_error_sooner_than_lr():
