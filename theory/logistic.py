@@ -20,7 +20,8 @@ array API standard so the same code runs on NumPy, CuPy and ``array_api_strict``
 ``solver="newton-cg"`` (the default): truncated Newton.  Each iteration solves H d = -g approximately
 by preconditioned conjugate gradients (exact Hessian-vector products, two matrix products each:
 H v = X^T D (X v) + penalty v, D the per-sample softmax curvature), to the forcing tolerance
-||H d + g|| <= min(1/2, sqrt||g||) ||g||, then backtracks along d from the full step.  Preconditioner:
+||H d + g|| <= min(1/2, ||g||^(1/4)) ||g|| (or until max |H d + g| <= tol / 2, all the stopping rule
+needs), then backtracks along d from the full step.  Preconditioner:
 the curvature-weighted Gram matrix M = [X 1]^T diag(w c) [X 1] + penalty (coefficients only), with c
 the per-sample curvature (p(1 - p) for K = 2, where M is the exact Hessian and CG ends in one step;
 the average eigenvalue (1 - sum_k p_k^2) / (K - 1) of diag(p) - p p^T on the sum-zero subspace for K > 2),
@@ -29,9 +30,10 @@ CG steps cost more than the Gram matrix would, then reuses a Gram matrix while i
 With fewer samples than features (m < n) the fit is reduced exactly first: the penalty keeps W in the
 row space of X, so with X^T = Q R (Q: n x m, orthonormal columns) and W = V Q^T the objective in V
 is the same one with the m features X Q = R^T; the stopping rule is still checked on W's gradient.
-The multinomial Hessian is singular only along the common intercept shift; the gradient, the
-Hessian and a class-shared preconditioner all keep the iterates in the subspace sum_k b_k = const,
-so CG never sees that direction.  Near the optimum a full Newton step whose decrease of the
+The multinomial Hessian is singular only along the common intercept shift.  A warm start is first
+centred (sum_k W_k = 0, sum_k b_k = 0: no probability changes, the penalty can only fall); the
+gradient, the Hessian and a class-shared preconditioner then keep the iterates in that subspace, so
+CG never sees the singular direction (the exact solve works in a basis of it).  Near the optimum a full Newton step whose decrease of the
 objective is below round-off is accepted when it reduces the gradient, so tight tolerances
 (1e-10) are reached instead of stalling.
 
@@ -56,7 +58,7 @@ from .naive_bayes import _host, _LinearClassifierMixin, _prepare, _check_every_c
 __all__ = ["LogisticFit", "logistic_objective", "fit_logistic", "logistic_predict_proba", "MultinomialLogisticRegression"]
 
 _FTOL = 64 * float(np.finfo(np.float64).eps)
-_FORCING = 0.25
+_FORCING = 0.25  # CG forcing exponent: eta = min(1/2, ||g||^0.25); 0.5 and 1 cost more products here
 
 
 @dataclass(frozen=True)
@@ -223,7 +225,10 @@ def fit_logistic(
     if solver == "lbfgs":
         problem = _Problem(X, Y, w, penalty, binary, xp)
         theta, value, grad_max, n_iter, active = _lbfgs(problem, theta, tol, max_iter, history, ftol)
-    elif m < n:
+        return _result(theta, value, grad_max, n_iter, active, C, total, single, binary, xp)
+    if not binary and init is not None:
+        theta = theta - xp.mean(theta, axis=-2, keepdims=True)  # centre the warm start (module docstring)
+    if m < n:
         # Fewer samples than features: W lies in the row space of X at the optimum (the penalty
         # removes any orthogonal part), so with X^T = Q R (Q: n x m orthonormal) and W = V Q^T the
         # problem is the same one in m features X Q = R^T, exactly (||W|| = ||V||, same scores).
@@ -235,7 +240,11 @@ def fit_logistic(
     else:
         problem = _Problem(X, Y, w, penalty, binary, xp)
         theta, value, grad_max, n_iter, active = _newton_cg(problem, theta, tol, max_iter, ftol, preconditioner)
+    return _result(theta, value, grad_max, n_iter, active, C, total, single, binary, xp)
 
+
+def _result(theta, value, grad_max, n_iter, active, C, total, single, binary, xp) -> LogisticFit:
+    n = theta.shape[-1] - 1
     converged = ~active
     if not binary:  # centre the non-identified multinomial intercept
         b = theta[..., n]
@@ -383,8 +392,8 @@ def _hessian_vector(proba, V, problem):
 def _conjugate_gradient(grad, proba, problem, apply_inverse, active, max_cg, tol):
     """Approximate Newton direction d ~ -H^{-1} g by preconditioned CG, per problem (masked).
 
-    Stops a problem at ||H d + g|| <= min(1/2, sqrt||g||) ||g|| or max |H d + g| <= tol / 2, at non-positive curvature, or after
-    ``max_cg`` steps.  Where CG makes no step the preconditioned gradient -M^{-1} g is returned.
+    Stops a problem at ||H d + g|| <= min(1/2, ||g||^(1/4)) ||g|| or max |H d + g| <= tol / 2, at
+    non-positive curvature, or after ``max_cg`` steps.  Where CG makes no step the preconditioned gradient -M^{-1} g is returned.
     Returns (d, number of CG steps taken by the slowest problem).
     """
     xp = problem.xp

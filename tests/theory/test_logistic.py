@@ -124,6 +124,17 @@ def test_warm_start_worse_than_zero_is_dropped():
     assert int(warm.n_iter) <= int(ref.n_iter) + 1
 
 
+@pytest.mark.parametrize("preconditioner", ["auto", "gram", "exact", "diagonal"])
+def test_uncentred_warm_start_reaches_the_optimum(preconditioner):
+    """A common shift of the class rows changes no probability; the fit removes it (exact solve included)."""
+    X, y = _problem(6, 4, 40, 5)
+    ref = fit_logistic(X, y, 4, tol=1e-10, ftol=0.0)
+    shifted = (np.asarray(ref.coef) + np.linspace(-3, 3, 5), np.asarray(ref.intercept) + 7.0)
+    warm = fit_logistic(X, y, 4, tol=1e-10, ftol=0.0, init=shifted, preconditioner=preconditioner)
+    np.testing.assert_allclose(warm.coef, ref.coef, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(warm.intercept, ref.intercept, rtol=1e-7, atol=1e-9)
+
+
 def test_solver_choices_validated():
     X, y = _problem(0, 3, 20, 3)
     with pytest.raises(ValueError, match="solver must be one of"):
