@@ -124,10 +124,13 @@ def sample_points(rng: np.random.Generator, K: int, n: int, counts) -> tuple[np.
         raise ValueError(f"counts must be K={K} non-negative integers, got {counts.tolist()}")
     y = np.repeat(np.arange(K), counts)
     std = np.sqrt(easy_covariance_diagonal(n))
-    X = rng.standard_normal((y.size, n)) * std + class_mean_coefficients(K)[y][:, None]
+    X = rng.standard_normal((y.size, n))
+    X *= std  # in place: the same numbers as (z * std + mean - shift) / scale, without temporaries
+    X += class_mean_coefficients(K)[y][:, None]
     shift, scale = preprocessing_shift_scale(K)
     if K > 2:
-        X = (X - shift) / scale
+        X -= shift
+        X /= scale
     return X, y
 
 
