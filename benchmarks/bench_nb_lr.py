@@ -101,8 +101,8 @@ def bench_sub_grid(config):
             total_ours += t_ours
             print(f"{K:>2} {n:>5} {model:>5} {str(m_ref):>7} {str(record['m_star']):>7} {t_ref:8.2f} {t_ours:8.2f} "
                   f"{t_ref / t_ours:6.1f}", flush=True)
-    print(f"sub-grid total: reference {total_ref:.1f} s, ours {total_ours:.1f} s, speed-up {total_ref / total_ours:.1f}x; "
-          f"{_load()}")
+    print(f"sub-grid total: reference {total_ref:.1f} s, ours {total_ours:.1f} s, "
+          f"speed-up {total_ref / total_ours:.1f}x; {_load()}")
     return total_ref / total_ours
 
 

@@ -33,9 +33,9 @@ is the same one with the m features X Q = R^T; the stopping rule is still checke
 The multinomial Hessian is singular only along the common intercept shift.  A warm start is first
 centred (sum_k W_k = 0, sum_k b_k = 0: no probability changes, the penalty can only fall); the
 gradient, the Hessian and a class-shared preconditioner then keep the iterates in that subspace, so
-CG never sees the singular direction (the exact solve works in a basis of it).  Near the optimum a full Newton step whose decrease of the
-objective is below round-off is accepted when it reduces the gradient, so tight tolerances
-(1e-10) are reached instead of stalling.
+CG never sees the singular direction (the exact solve works in a basis of it).  Near the optimum
+a full Newton step whose decrease of the objective is below round-off is accepted when it reduces
+the gradient, so tight tolerances (1e-10) are reached instead of stalling.
 
 ``solver="lbfgs"``: L-BFGS with a history of ``history`` pairs, a diagonal preconditioner (each
 feature's second moment) with the Barzilai-Borwein initial scaling and an Armijo backtracking line
@@ -393,7 +393,8 @@ def _conjugate_gradient(grad, proba, problem, apply_inverse, active, max_cg, tol
     """Approximate Newton direction d ~ -H^{-1} g by preconditioned CG, per problem (masked).
 
     Stops a problem at ||H d + g|| <= min(1/2, ||g||^(1/4)) ||g|| or max |H d + g| <= tol / 2, at
-    non-positive curvature, or after ``max_cg`` steps.  Where CG makes no step the preconditioned gradient -M^{-1} g is returned.
+    non-positive curvature, or after ``max_cg`` steps.  Where CG makes no step the preconditioned
+    gradient -M^{-1} g is returned.
     Returns (d, number of CG steps taken by the slowest problem).
     """
     xp = problem.xp
