@@ -111,6 +111,8 @@ def bench_sparse(sizes, M=100, depth=2):
 
 
 def main():
+    import scipy.linalg  # noqa: F401  (load scipy's BLAS now, so that the thread limit below reaches it)
+
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # timings then use whatever BLAS threading is configured
