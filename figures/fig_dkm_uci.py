@@ -44,7 +44,10 @@ def make_figure(results):
         means = [summary[dataset][m]["test_ll"][0] for m in models]
         errors = [summary[dataset][m]["test_ll"][1] for m in models]
         errors = [0.0 if not np.isfinite(e) else e for e in errors]
-        ax.bar(range(len(models)), means, yerr=errors, capsize=3, color=["0.6", "tab:blue", "tab:orange"][:len(models)])
+        # points with error bars, not bars from zero: the axis then zooms on the differences
+        for i, (mean, err, colour) in enumerate(zip(means, errors, ["0.4", "tab:blue", "tab:orange"])):
+            ax.errorbar([i], [mean], yerr=[err], fmt="o", color=colour, capsize=4, markersize=6)
+        ax.set_xlim(-0.5, len(models) - 0.5)
         ax.set_xticks(range(len(models)), [LABELS[m] for m in models], rotation=30, ha="right")
         n = summary[dataset][models[0]]["test_ll"][2]
         ax.set_title(f"{dataset} ({n} splits)")

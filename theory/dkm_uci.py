@@ -161,7 +161,8 @@ def markdown_table(summary) -> str:
             if model not in summary[dataset]:
                 continue
             (rm, rs, n), (lm, ls, _) = summary[dataset][model]["rmse"], summary[dataset][model]["test_ll"]
-            lines.append(f"| {dataset} | {n} | {model} | {rm:.3f} ± {rs:.3f} | {lm:.3f} ± {ls:.3f} |")
+            # RMSE to 4 significant digits: naval's targets are ~1e-2 in original units
+            lines.append(f"| {dataset} | {n} | {model} | {rm:.4g} ± {rs:.2g} | {lm:.3f} ± {ls:.3f} |")
     return "\n".join(lines)
 
 
