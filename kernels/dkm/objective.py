@@ -77,11 +77,8 @@ def inverse_and_logdet(A, name: str = "matrix", jitter: float = 0.0):
     """(A^-1, log|A|, chol(A)) for a symmetric positive definite ``A``."""
     xp = array_namespace(A)
     L = cholesky(A, name, jitter)
-    eye = xp.eye(A.shape[0], dtype=A.dtype)
-    Linv = solve_triangular(L, eye, lower=True)
-    inv = Linv.T @ Linv
-    logdet = 2.0 * float(xp.sum(xp.log(xp.linalg.diagonal(L))))
-    return inv, logdet, L
+    inv, _ = _inverse_from_factor(L)
+    return inv, _logdet_from_factor(L), L
 
 
 def kl_gaussian(G, K) -> float:
@@ -106,7 +103,7 @@ def gaussian_log_likelihood(K, Y, noise_var: float, jitter: float = 0.0) -> floa
     Ky = K + noise_var * xp.eye(K.shape[0], dtype=K.dtype)
     L = cholesky(Ky, "K_L + noise_var I", jitter + noise_var)
     w = solve_triangular(L, Y2, lower=True)
-    logdet = 2.0 * float(xp.sum(xp.log(xp.linalg.diagonal(L))))
+    logdet = _logdet_from_factor(L)
     P, D = Y2.shape
     return -0.5 * (float(xp.sum(w * w)) + D * logdet + P * D * LOG_2PI)
 
@@ -148,10 +145,16 @@ class DKMGradient:
 
 
 def _inverse_from_factor(F):
-    """(G^-1, log|G|) for G = F F^T with F lower triangular (any signs on its diagonal)."""
+    """(G^-1, F^-1) for G = F F^T with F lower triangular (explicit inverses: gradients only)."""
     xp = array_namespace(F)
     Finv = solve_triangular(F, xp.eye(F.shape[0], dtype=F.dtype), lower=True)
-    return Finv.T @ Finv, 2.0 * float(xp.sum(xp.log(xp.abs(xp.linalg.diagonal(F)))))
+    return Finv.T @ Finv, Finv
+
+
+def _logdet_from_factor(F) -> float:
+    """log|F F^T| for a triangular F (any signs on its diagonal)."""
+    xp = array_namespace(F)
+    return 2.0 * float(xp.sum(xp.log(xp.abs(xp.linalg.diagonal(F)))))
 
 
 def _forward(G0, grams, Y, kernels, nu, noise_var, jitter, factors=None):
@@ -172,7 +175,8 @@ def _forward(G0, grams, Y, kernels, nu, noise_var, jitter, factors=None):
         else:
             G = grams[l]
             if factors is not None and factors[l] is not None:
-                Ginv, logdet_G = _inverse_from_factor(factors[l])
+                Ginv, _ = _inverse_from_factor(factors[l])
+                logdet_G = _logdet_from_factor(factors[l])
                 # tr(K^-1 G) = ||chol(K)^-1 F||^2: no entries of size 1 / jitter, so no rounding noise
                 H = solve_triangular(chol_K, factors[l], lower=True)
                 trace_term = float(xp.sum(H * H))

@@ -31,7 +31,7 @@ import math
 from dataclasses import dataclass
 
 from ..backend import array_namespace, solve_triangular
-from .objective import LOG_2PI, DKMGradient, cholesky
+from .objective import LOG_2PI, DKMGradient, _inverse_from_factor, _logdet_from_factor, cholesky
 
 __all__ = [
     "SparseBlocks",
@@ -74,10 +74,6 @@ def _kernel_blocks(kernel, blocks: SparseBlocks, jitter):
     return raw_ii, K_ii, K_ti, k_t
 
 
-def _log_abs_det_triangular(xp, F):
-    return 2.0 * float(xp.sum(xp.log(xp.abs(xp.linalg.diagonal(F)))))
-
-
 @dataclass
 class _Conditional:
     """One layer's conditional Grams, computed through Cholesky factors only.
@@ -105,13 +101,6 @@ def _conditional(xp, K_ii, K_ti, k_t, G_ii, *, factor=None, name="K_ii", jitter=
     G_ti = CtH @ F.T
     g_t = k_t - xp.sum(C * C, axis=0) + xp.sum(CtH * CtH, axis=1)
     return _Conditional(A, F, C, H, G_ti, g_t)
-
-
-def _inverse_from_cholesky(A):
-    """(A A^T)^-1 for a lower-triangular A (explicit: used in gradients only)."""
-    xp = array_namespace(A)
-    Ainv = solve_triangular(A, _eye(xp, A.shape[0], A.dtype), lower=True)
-    return Ainv.T @ Ainv, Ainv
 
 
 def propagate(blocks: SparseBlocks, kernels, grams_ii, jitter: float = 1e-6) -> list[SparseBlocks]:
@@ -158,7 +147,7 @@ def _output_posterior(K_ii, K_ti, noise_var, jitter):
     W = solve_triangular(chol_K, K_ti.T, lower=True) / math.sqrt(noise_var)
     chol_C = cholesky(W @ W.T + _eye(xp, M, K_ii.dtype), "I + L^-1 K_it K_ti L^-T / noise_var", 0.0)
     Q = solve_triangular(chol_C, W, lower=True)
-    return _OutputPosterior(chol_K, W, chol_C, Q, _log_abs_det_triangular(xp, chol_C))
+    return _OutputPosterior(chol_K, W, chol_C, Q, _logdet_from_factor(chol_C))
 
 
 def _output_moments(post: _OutputPosterior, W_star, k_star, Y, noise_var):
@@ -198,11 +187,11 @@ def sparse_objective_and_grad(
             cond = _conditional(xp, K_ii, K_ti, k_t, G_ii, factor=factor, name=f"K_ii of layer {l + 1}",
                                 jitter=jitter)
             M = G_ii.shape[0]
-            kl = 0.5 * (float(xp.sum(cond.H * cond.H)) - _log_abs_det_triangular(xp, cond.F)
-                        + _log_abs_det_triangular(xp, cond.A) - M)
+            kl = 0.5 * (float(xp.sum(cond.H * cond.H)) - _logdet_from_factor(cond.F)
+                        + _logdet_from_factor(cond.A) - M)
             value -= nu[l] * kl
-            Kinv, Ainv = _inverse_from_cholesky(cond.A)
-            Ginv, _ = _inverse_from_cholesky(cond.F)
+            Kinv, Ainv = _inverse_from_factor(cond.A)
+            Ginv, _ = _inverse_from_factor(cond.F)
             entry.update(Kinv=Kinv, Ginv=Ginv, B=cond.C.T @ Ainv, kl=kl)
             blocks = SparseBlocks(G_ii, cond.G_ti, cond.g_t)
         cache.append(entry)
@@ -213,14 +202,14 @@ def sparse_objective_and_grad(
     R = Y2 - mean
     sum_r2, sum_var = float(xp.sum(R * R)), float(xp.sum(var))
     expected_loglik = -0.5 * P * D * (LOG_2PI + math.log(noise_var)) - (sum_r2 + D * sum_var) / (2 * noise_var)
-    Cinv, Rinv = _inverse_from_cholesky(post.chol_C)
+    Cinv, Rinv = _inverse_from_factor(post.chol_C)
     CinvWY = Cinv @ (post.W @ Y2)
     kl_out = 0.5 * (D * float(xp.sum(Rinv * Rinv)) + float(xp.sum(CinvWY * CinvWY)) / noise_var - D * M
                     + D * post.logdet_C)
     value += expected_loglik - kl_out
 
     # backward through the output layer at fixed (mu, A) = (L C^-1 W Y / sigma, L C^-1 L^T)
-    Kinv, Linv = _inverse_from_cholesky(post.chol_K)
+    Kinv, Linv = _inverse_from_factor(post.chol_K)
     sigma = math.sqrt(noise_var)
     mu = post.chol_K @ CinvWY / sigma
     A = post.chol_K @ Cinv @ post.chol_K.T
