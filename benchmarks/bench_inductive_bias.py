@@ -4,7 +4,7 @@ Paper: Boopathy, Yue, Hwang, Iyer, Fiete, "Towards Exact Computation of Inductiv
 (arXiv 2406.15941).  The reference algorithm of the paper's code, written here in numpy:
 K^-1 [Y, K(X, X*)] by Adam (lr 1e-3, 10,000 epochs, full batch, on the mean squared residual
 ||K A - B||^2 / (n m)), posterior covariance square root by scipy.linalg.sqrtm, then f = m + C^(1/2) z
-and the loss of each draw.  Ours: theory.gp_hypotheses (Cholesky solves, eigh square root, losses in
+and the loss of each draw.  Ours: theory.inductive_bias.gp_hypotheses (Cholesky solves, eigh square root, losses in
 the rotated basis).
 
 10,000 Adam epochs at this size take tens of minutes, so the reference's Adam is timed over
@@ -22,8 +22,8 @@ import time
 import numpy as np
 import scipy.linalg
 
-from theory.gp_hypotheses import gp_posterior, loss_distribution, rbf_kernel, sample_losses
-from theory.ib_tasks import digits_task
+from theory.inductive_bias.gp_hypotheses import gp_posterior, loss_distribution, rbf_kernel, sample_losses
+from theory.inductive_bias.tasks import digits_task
 
 N_TRAIN, N_TEST, N_SAMPLES = 1000, 500, 10_000
 PAPER_EPOCHS, ADAM_EPOCHS_TIMED = 10_000, 10

@@ -31,7 +31,7 @@ import warnings
 
 import numpy as np
 
-from theory.nb_lr_simulation import (
+from theory.nb_lr.simulation import (
     MODELS,
     PAPER_CLASSES,
     PAPER_DIMENSIONS,

@@ -47,7 +47,7 @@ def main(repeats: int = 2, memory_n: int = 20_000) -> dict:
     import jax
 
     jax.config.update("jax_enable_x64", True)
-    from kernels.fc import _cached_map, fc_kernel
+    from kernels.ntk.fc import _cached_map, fc_kernel
 
     x = np.random.default_rng(0).normal(size=(N, D))
     x_jax = jax.numpy.asarray(x)

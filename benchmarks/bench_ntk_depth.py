@@ -28,8 +28,8 @@ def _best_of(fn, repeats=REPEATS):
 
 
 def main():
-    from kernels.infinite_depth import cosines
-    from kernels.normalized import nngp_ntk, tabulate_depth
+    from kernels.ntk.classifiers import cosines
+    from kernels.ntk.duals import nngp_ntk, tabulate_depth
 
     x = np.random.default_rng(0).standard_normal((N, D_IN))
     cos = cosines(x)

@@ -22,7 +22,7 @@ def compute(quick: bool = True, n_show: int = 80) -> dict:
     import math
 
     from kernels.dkm import DeepKernelMachine
-    from theory.dkm_uci import load_split
+    from theory.dkm.uci import load_split
 
     X_train, y_train, _, _, _ = load_split("yacht", 0)
     nngp = DeepKernelMachine(depth=2, nu=math.inf, tol=1e-4).fit(X_train, y_train)

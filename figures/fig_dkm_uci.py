@@ -2,7 +2,7 @@
 
 Paper: Yang, Robeyns, Milsom, Anson, Schoots, Aitchison, "A theory of representation learning gives
 a deep generalisation of kernel methods", ICML 2023, arXiv 2108.13097.  Results come from
-:mod:`theory.dkm_uci` (``results/dkm_uci/*.jsonl``); when none are stored, the quick computation
+:mod:`theory.dkm.uci` (``results/dkm_uci/*.jsonl``); when none are stored, the quick computation
 runs two splits of yacht.
 """
 
@@ -24,7 +24,7 @@ TINY = {
 
 
 def compute(quick: bool = True) -> dict:
-    from theory.dkm_uci import SMALL, load_results, run, summarise
+    from theory.dkm.uci import SMALL, load_results, run, summarise
 
     records = load_results()
     if not records:

@@ -2,9 +2,9 @@
 
 Boopathy, Yue, Hwang, Iyer, Fiete, "Towards Exact Computation of Inductive Bias", IJCAI 2024,
 arXiv 2406.15941: higher-dimensional tasks need more inductive bias.  Synthetic classification
-tasks of input dimension d (theory.ib_tasks.synthetic_classification, 100 training and 50 test
+tasks of input dimension d (theory.inductive_bias.tasks.synthetic_classification, 100 training and 50 test
 points, 2 classes); exact I(eps) = -log2 P(test loss <= eps) of noise-free GP-posterior interpolants
-(theory.inductive_bias.exact_inductive_bias), mean and range over task seeds, at two eps; the
+(theory.inductive_bias.estimators.exact_inductive_bias), mean and range over task seeds, at two eps; the
 paper's ncx2 estimate from sampled losses for comparison.  Each (d, seed) is appended to
 results/inductive_bias/dimension_sweep.jsonl and reused on the next run.
 """
@@ -32,9 +32,9 @@ TINY = {
 
 
 def _one(dim: int, seed: int, eps_values, n_samples: int) -> dict:
-    from theory.gp_hypotheses import gp_posterior, loss_distribution, sample_losses
-    from theory.ib_tasks import synthetic_classification
-    from theory.inductive_bias import fit_ncx2
+    from theory.inductive_bias.gp_hypotheses import gp_posterior, loss_distribution, sample_losses
+    from theory.inductive_bias.tasks import synthetic_classification
+    from theory.inductive_bias.estimators import fit_ncx2
 
     task = synthetic_classification(dim, n_train=N_TRAIN, n_test=N_TEST, seed=seed)
     post = gp_posterior(task.x_train, task.y_train, task.x_test)

@@ -1,9 +1,9 @@
 """Test-loss histogram of GP-posterior interpolants with the exact density and the fitted ncx2 density.
 
 Boopathy, Yue, Hwang, Iyer, Fiete, "Towards Exact Computation of Inductive Bias", IJCAI 2024,
-arXiv 2406.15941.  Left: sampled test losses (theory.gp_hypotheses.sample_losses) of noise-free
+arXiv 2406.15941.  Left: sampled test losses (theory.inductive_bias.gp_hypotheses.sample_losses) of noise-free
 GP-posterior interpolants on a synthetic task (d = 16, 100 training / 50 test points), the exact
-generalised chi-squared density (theory.gen_chi2, Fourier inversion) and the paper's fitted scaled
+generalised chi-squared density (theory.inductive_bias.gen_chi2, Fourier inversion) and the paper's fitted scaled
 ncx2 density.  Right: the lower tail, log10 P(loss <= eps), exact against the ncx2 fit and the
 empirical CDF: where they part is the estimator's bias.
 """
@@ -30,9 +30,9 @@ TINY = {
 
 
 def compute(quick: bool = True) -> dict:
-    from theory.gp_hypotheses import gp_posterior, loss_distribution, sample_losses
-    from theory.ib_tasks import synthetic_classification
-    from theory.inductive_bias import fit_ncx2
+    from theory.inductive_bias.gp_hypotheses import gp_posterior, loss_distribution, sample_losses
+    from theory.inductive_bias.tasks import synthetic_classification
+    from theory.inductive_bias.estimators import fit_ncx2
 
     p = QUICK if quick else FULL
     task = synthetic_classification(p["dim"], n_train=100, n_test=50, seed=0)

@@ -1,7 +1,7 @@
 """Test error versus training size m for naive Bayes and logistic regression, one panel per (K, n).
 
 Zheng et al., "Revisiting Discriminative vs. Generative Classifiers: Theory and Implications", ICML 2023,
-arXiv 2302.02334: the simulation of :mod:`theory.nb_lr_simulation` (points are the m evaluated by the
+arXiv 2302.02334: the simulation of :mod:`theory.nb_lr.simulation` (points are the m evaluated by the
 m* search; the dashed line is the Bayes error + 0.01, the target that defines m*).
 """
 
@@ -27,7 +27,7 @@ TINY = {
 @functools.lru_cache(maxsize=2)
 def _records(quick: bool) -> tuple:
     """m* records of the grid (stored and resumed under results/nb_lr/ at full scale), computed once."""
-    from theory.nb_lr_simulation import SimulationConfig, run_sample_complexity
+    from theory.nb_lr.simulation import SimulationConfig, run_sample_complexity
 
     grid = QUICK_GRID if quick else FULL_GRID
     config = SimulationConfig(trials=grid["trials"], test_per_class=grid["test_per_class"])

@@ -1,7 +1,7 @@
 """Naive Bayes vs logistic regression learning curves on scikit-learn's digits, wine and breast cancer.
 
 Zheng et al., "Revisiting Discriminative vs. Generative Classifiers: Theory and Implications", ICML 2023,
-arXiv 2302.02334 (the two regimes); computed by :func:`theory.nb_lr_real.real_learning_curves`.
+arXiv 2302.02334 (the two regimes); computed by :func:`theory.nb_lr.real_data.real_learning_curves`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ TINY = {
 
 
 def compute(quick: bool = True) -> dict:
-    from theory.nb_lr_real import REAL_DATASETS, real_learning_curves
+    from theory.nb_lr.real_data import REAL_DATASETS, real_learning_curves
 
     trials = 3 if quick else 20
     return {"curves": [real_learning_curves(name, trials=trials) for name in REAL_DATASETS]}

@@ -29,14 +29,14 @@ TINY = {
 def compute(quick: bool = True) -> dict:
     from tqdm.auto import tqdm
 
-    from kernels.baselines import (
+    from kernels.ntk.baselines import (
         agreement,
         hilbert_kernel_predict,
         majority_vote_predict,
         one_nn_predict,
         sample_dirichlet_sphere,
     )
-    from kernels.infinite_depth import deep_kernel_predict
+    from kernels.ntk.classifiers import deep_kernel_predict
 
     results = {}
     bar = tqdm(total=3, desc="fig_ntk_depth", disable=None, file=sys.stderr)

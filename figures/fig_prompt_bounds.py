@@ -21,7 +21,7 @@ TINY = {
 
 
 def compute(quick: bool) -> dict:
-    from theory.lm_pipeline import AG_NEWS_FULL, AG_NEWS_QUICK, ag_news_prompt_experiment
+    from theory.pac_bayes.lm import AG_NEWS_FULL, AG_NEWS_QUICK, ag_news_prompt_experiment
 
     result = ag_news_prompt_experiment(**(AG_NEWS_QUICK if quick else AG_NEWS_FULL), progress=True)
     greedy_ids = result["greedy"]["token_ids"]

@@ -14,8 +14,8 @@ Choosing the default library, for arrays that a function *creates* rather than r
 
 Floating point: float64 unless a caller asks for float32 explicitly.
 
-A few operations sit outside the standard (special functions, triangular solves).  They are
-dispatched here, once: SciPy for NumPy, ``cupyx.scipy`` for CuPy, and for any other namespace a
+Special functions sit outside the standard. They are dispatched here, once (linear algebra beyond
+the standard is in :mod:`kernels.linalg`): SciPy for NumPy, ``cupyx.scipy`` for CuPy, and for any other namespace a
 documented round trip through NumPy (used only by the strict test namespace).
 """
 
@@ -42,8 +42,6 @@ __all__ = [
     "namespace_of",
     "set_backend",
     "special",
-    "solve_triangular",
-    "cho_solve",
     "to_numpy",
     "from_numpy",
 ]
@@ -218,25 +216,3 @@ class _SpecialFunctions:
 def special(xp) -> _SpecialFunctions:
     """Special functions (erf, gammaln, xlogy, log_ndtr, ...) for namespace ``xp``."""
     return _SpecialFunctions(xp)
-
-
-def solve_triangular(a, b, *, lower: bool = True, trans: int = 0):
-    """Solve ``a x = b`` (``trans=1``: ``a^T x = b``) for triangular ``a`` on any supported backend."""
-    xp = array_namespace(a, b)
-    if is_numpy_namespace(xp):
-        import scipy.linalg
-
-        return scipy.linalg.solve_triangular(a, b, lower=lower, trans=trans, check_finite=False)
-    if is_cupy_namespace(xp):
-        import cupyx.scipy.linalg
-
-        return cupyx.scipy.linalg.solve_triangular(a, b, lower=lower, trans=trans)
-    import scipy.linalg
-
-    return _numpy_roundtrip(scipy.linalg.solve_triangular, xp, a, b, lower=lower, trans=trans)
-
-
-def cho_solve(chol_lower, b):
-    """Solve ``(L L^T) x = b`` given the lower Cholesky factor ``L``."""
-    y = solve_triangular(chol_lower, b, lower=True)
-    return solve_triangular(chol_lower, y, lower=True, trans=1)

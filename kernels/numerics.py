@@ -17,13 +17,26 @@ error ``sqrt(2 eps) ~ 1e-8`` in ``theta``.  The ``arctan2`` form keeps the error
 determinant is computed from the variances, and exactly identical variances and covariance (the
 diagonal of a Gram matrix, ``x1 is x2``) give an exactly zero determinant and hence ``theta = 0``.
 Every function takes and returns arrays of any array-API namespace.
+
+Beyond the kernels: :func:`unit_rows` (x / ||x|| row by row, refusing a zero row) and :func:`log_softmax`
+(``z - logsumexp(z)``), dispatched to ``scipy.special`` / ``cupyx.scipy.special`` where they exist.
 """
 
 from __future__ import annotations
 
-from .backend import array_namespace
+from array_api_compat import is_cupy_namespace, is_numpy_namespace
 
-__all__ = ["safe_sqrt", "determinant", "clipped_correlation", "angle", "normalized_angle"]
+from kernels.backend import array_namespace
+
+__all__ = [
+    "safe_sqrt",
+    "determinant",
+    "clipped_correlation",
+    "angle",
+    "normalized_angle",
+    "unit_rows",
+    "log_softmax",
+]
 
 
 def safe_sqrt(x, xp=None):
@@ -73,3 +86,27 @@ def normalized_angle(rho, xp=None):
     return xp.atan2(xp.sqrt((1.0 - rho) * (1.0 + rho)), rho)
 
 
+
+
+def unit_rows(x, xp=None, *, name: str = "x"):
+    """Rows of ``x`` scaled to unit Euclidean norm; a zero row raises (its direction is undefined)."""
+    xp = array_namespace(x) if xp is None else xp
+    norms = xp.linalg.vector_norm(x, axis=-1, keepdims=True)
+    if not bool(xp.all(norms > 0)):
+        raise ValueError(f"{name} has a row of zero norm: its direction (cosine similarity) is undefined")
+    return x / norms
+
+
+def log_softmax(z, axis: int = -1, xp=None):
+    """``z - logsumexp(z, axis)``, computed stably (scipy.special / cupyx.scipy.special where available)."""
+    xp = array_namespace(z) if xp is None else xp
+    if is_numpy_namespace(xp):
+        import scipy.special
+
+        return scipy.special.log_softmax(z, axis=axis)
+    if is_cupy_namespace(xp):
+        import cupyx.scipy.special
+
+        return cupyx.scipy.special.log_softmax(z, axis=axis)
+    shifted = z - xp.max(z, axis=axis, keepdims=True)
+    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))

@@ -11,7 +11,7 @@ import numbers
 
 import numpy as np
 
-from .backend import array_namespace
+from kernels.backend import array_namespace
 
 __all__ = [
     "check_in_open_interval",

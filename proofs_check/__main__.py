@@ -17,7 +17,7 @@ import time
 import traceback
 from pathlib import Path
 
-from .registry import TOPICS, Claim, load_all, registry, select
+from proofs_check.registry import TOPICS, Claim, load_all, registry, select
 
 PASS, FAIL, ERROR, SKIP = "pass", "FAIL", "ERROR", "skipped"
 

@@ -1,6 +1,6 @@
 """The five papers whose claims this package checks (plus the package's own core checks)."""
 
-from .registry import Paper
+from proofs_check.registry import Paper
 
 NTK_CONSISTENCY = Paper(
     authors="Adityanarayanan Radhakrishnan, Mikhail Belkin, Caroline Uhler",

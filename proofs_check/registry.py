@@ -159,7 +159,7 @@ def load_all() -> None:
     global _loaded
     if _loaded:
         return
-    from . import claims as claims_pkg
+    from proofs_check import claims as claims_pkg
 
     for info in sorted(pkgutil.iter_modules(claims_pkg.__path__), key=lambda m: m.name):
         importlib.import_module(f"{claims_pkg.__name__}.{info.name}")

@@ -2,26 +2,26 @@
 
 Papers:
 - Akinwande, Jiang, Sam, Kolter, "Understanding prompt engineering may not require rethinking
-  generalization", ICLR 2024, arXiv 2310.03957 (:mod:`theory.pac_bayes`, :mod:`theory.prompts`,
-  :mod:`theory.lm_pipeline`; the latter needs the ``lm`` extra and is imported on its own).
+  generalization", ICLR 2024, arXiv 2310.03957 (:mod:`theory.pac_bayes.bounds`, :mod:`theory.pac_bayes.prompts`,
+  :mod:`theory.pac_bayes.lm`; the latter needs the ``lm`` extra and is imported on its own).
 - Zheng, Wu, Bao, Cao, Li, Zhu, "Revisiting Discriminative vs. Generative Classifiers: Theory and
-  Implications", ICML 2023, arXiv 2302.02334 (:mod:`theory.naive_bayes`, :mod:`theory.logistic`,
-  :mod:`theory.nb_lr_simulation`, :mod:`theory.nb_lr_real`, :mod:`theory.consistency`).
+  Implications", ICML 2023, arXiv 2302.02334 (:mod:`theory.nb_lr.naive_bayes`, :mod:`theory.nb_lr.logistic`,
+  :mod:`theory.nb_lr.simulation`, :mod:`theory.nb_lr.real_data`, :mod:`theory.nb_lr.consistency`).
 - Boopathy, Yue, Hwang, Iyer, Fiete, "Towards Exact Computation of Inductive Bias", IJCAI 2024,
-  arXiv 2406.15941 (:mod:`theory.gen_chi2`, :mod:`theory.gp_hypotheses`, :mod:`theory.inductive_bias`,
-  :mod:`theory.nn_hypotheses`, :mod:`theory.ib_tasks`).
-- Yang et al., ICML 2023, arXiv 2108.13097: the UCI experiment of deep kernel machines (:mod:`theory.dkm_uci`).
+  arXiv 2406.15941 (:mod:`theory.inductive_bias.gen_chi2`, :mod:`theory.inductive_bias.gp_hypotheses`, :mod:`theory.inductive_bias.estimators`,
+  :mod:`theory.inductive_bias.nn_hypotheses`, :mod:`theory.inductive_bias.tasks`).
+- Yang et al., ICML 2023, arXiv 2108.13097: the UCI experiment of deep kernel machines (:mod:`theory.dkm.uci`).
 """
 
-from .consistency import consistency_bound
-from .gen_chi2 import GeneralizedChi2
-from .gp_hypotheses import gp_posterior, loss_distribution, sample_losses
-from .ib_tasks import digits_task, synthetic_classification
-from .inductive_bias import exact_inductive_bias, fit_ncx2, ncx2_inductive_bias
-from .logistic import MultinomialLogisticRegression, fit_logistic
-from .naive_bayes import SharedVarianceGaussianNB, fit_shared_variance_nb
-from .nn_hypotheses import train_mlps
-from .pac_bayes import (
+from theory.nb_lr.consistency import consistency_bound
+from theory.inductive_bias.gen_chi2 import GeneralizedChi2
+from theory.inductive_bias.gp_hypotheses import gp_posterior, loss_distribution, sample_losses
+from theory.inductive_bias.tasks import digits_task, synthetic_classification
+from theory.inductive_bias.estimators import exact_inductive_bias, fit_ncx2, ncx2_inductive_bias
+from theory.nb_lr.logistic import MultinomialLogisticRegression, fit_logistic
+from theory.nb_lr.naive_bayes import SharedVarianceGaussianNB, fit_shared_variance_nb
+from theory.inductive_bias.nn_hypotheses import train_mlps
+from theory.pac_bayes.bounds import (
     all_bounds,
     binary_kl,
     binomial_test_set_bound,
@@ -37,7 +37,7 @@ from .pac_bayes import (
     sqrt_bound,
     test_set_kl_bound,
 )
-from .prompts import (
+from theory.pac_bayes.prompts import (
     LMPromptPrior,
     PromptTemplate,
     UniformTokenPrior,

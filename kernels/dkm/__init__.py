@@ -10,10 +10,10 @@ deep generalisation of kernel methods", ICML 2023, arXiv 2108.13097.
 * :mod:`.estimator`: the scikit-learn style ``DeepKernelMachine``
 """
 
-from .estimator import DeepKernelMachine
-from .gram_kernels import ArcCos, GramKernel, Linear, NormalisedGaussian, SquaredExponential, make_kernel
-from .objective import (
-    CholeskyError,
+from kernels.dkm.estimator import DeepKernelMachine
+from kernels.dkm.gram_kernels import ArcCos, GramKernel, Linear, NormalisedGaussian, SquaredExponential, make_kernel
+from kernels.linalg import CholeskyError
+from kernels.dkm.objective import (
     dkm_objective,
     dkm_objective_and_grad,
     gaussian_log_likelihood,
@@ -23,8 +23,8 @@ from .objective import (
     kl_terms,
     nngp_grams,
 )
-from .solver import DKMSolution, optimise_grams, solve_dkm
-from .sparse import dkm_predict, input_blocks, sparse_nngp_grams, sparse_objective, sparse_objective_and_grad, sparse_predict
+from kernels.dkm.solver import DKMSolution, optimise_grams, solve_dkm
+from kernels.dkm.sparse import dkm_predict, input_blocks, sparse_nngp_grams, sparse_objective, sparse_objective_and_grad, sparse_predict
 
 __all__ = [
     "DeepKernelMachine",

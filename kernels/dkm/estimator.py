@@ -18,12 +18,12 @@ import numbers
 
 import numpy as np
 
-from ..backend import array_namespace, asarray
-from ..validation import check_matrix, check_positive, check_positive_int, check_same_length
-from .gram_kernels import make_kernel
-from .objective import input_gram, nngp_grams
-from .solver import optimise_grams, solve_dkm
-from .sparse import dkm_predict, input_blocks, sparse_nngp_grams, sparse_objective_and_grad, sparse_predict
+from kernels.backend import array_namespace, asarray
+from kernels.validation import check_matrix, check_positive, check_positive_int, check_same_length
+from kernels.dkm.gram_kernels import make_kernel
+from kernels.dkm.objective import input_gram, nngp_grams
+from kernels.dkm.solver import optimise_grams, solve_dkm
+from kernels.dkm.sparse import dkm_predict, input_blocks, sparse_nngp_grams, sparse_objective_and_grad, sparse_predict
 
 __all__ = ["DeepKernelMachine"]
 

@@ -31,8 +31,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 
-from ..backend import array_namespace
-from ..validation import check_positive
+from kernels.backend import array_namespace
+from kernels.validation import check_positive
 
 __all__ = [
     "GramKernel",

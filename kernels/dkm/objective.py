@@ -28,13 +28,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..backend import array_namespace, solve_triangular
-from .gram_kernels import GramKernel
+from kernels.backend import array_namespace
+
+from kernels.linalg import (
+    CholeskyError,
+    cholesky,
+    inverse_and_logdet,
+    inverse_from_factor,
+    logdet_from_factor,
+    solve_triangular,
+)
+from kernels.dkm.gram_kernels import GramKernel
 
 __all__ = [
-    "CholeskyError",
-    "cholesky",
-    "inverse_and_logdet",
     "kl_gaussian",
     "kl_gaussian_grad",
     "gaussian_log_likelihood",
@@ -46,39 +52,6 @@ __all__ = [
 ]
 
 LOG_2PI = math.log(2.0 * math.pi)
-
-
-class CholeskyError(ValueError):
-    """A matrix that must be positive definite is not (numerically)."""
-
-
-def cholesky(A, name: str = "matrix", jitter: float = 0.0):
-    """Lower Cholesky factor of ``A``; on failure raise :class:`CholeskyError` naming the matrix,
-    an estimate of its smallest eigenvalue and the jitter already on its diagonal."""
-    xp = array_namespace(A)
-    try:
-        L = xp.linalg.cholesky(A)
-        ok = bool(xp.all(xp.isfinite(xp.linalg.diagonal(L))))  # cupy signals failure with NaN
-    except np.linalg.LinAlgError:
-        ok = False
-    if ok:
-        return L
-    try:
-        lam = float(xp.min(xp.linalg.eigvalsh((A + A.T) / 2)))
-    except Exception:  # non-finite entries
-        lam = float("nan")
-    raise CholeskyError(
-        f"Cholesky factorisation of {name} ({A.shape[0]} x {A.shape[1]}) failed: smallest eigenvalue "
-        f"estimate {lam:.6g}, jitter tried {jitter:.3g}; increase `jitter` or check the inputs for duplicates"
-    )
-
-
-def inverse_and_logdet(A, name: str = "matrix", jitter: float = 0.0):
-    """(A^-1, log|A|, chol(A)) for a symmetric positive definite ``A``."""
-    xp = array_namespace(A)
-    L = cholesky(A, name, jitter)
-    inv, _ = _inverse_from_factor(L)
-    return inv, _logdet_from_factor(L), L
 
 
 def kl_gaussian(G, K) -> float:
@@ -103,7 +76,7 @@ def gaussian_log_likelihood(K, Y, noise_var: float, jitter: float = 0.0) -> floa
     Ky = K + noise_var * xp.eye(K.shape[0], dtype=K.dtype)
     L = cholesky(Ky, "K_L + noise_var I", jitter + noise_var)
     w = solve_triangular(L, Y2, lower=True)
-    logdet = _logdet_from_factor(L)
+    logdet = logdet_from_factor(L)
     P, D = Y2.shape
     return -0.5 * (float(xp.sum(w * w)) + D * logdet + P * D * LOG_2PI)
 
@@ -144,19 +117,6 @@ class DKMGradient:
     log_noise_var: float
 
 
-def _inverse_from_factor(F):
-    """(G^-1, F^-1) for G = F F^T with F lower triangular (explicit inverses: gradients only)."""
-    xp = array_namespace(F)
-    Finv = solve_triangular(F, xp.eye(F.shape[0], dtype=F.dtype), lower=True)
-    return Finv.T @ Finv, Finv
-
-
-def _logdet_from_factor(F) -> float:
-    """log|F F^T| for a triangular F (any signs on its diagonal)."""
-    xp = array_namespace(F)
-    return 2.0 * float(xp.sum(xp.log(xp.abs(xp.linalg.diagonal(F)))))
-
-
 def _forward(G0, grams, Y, kernels, nu, noise_var, jitter, factors=None):
     """Everything the value and the gradient need, layer by layer."""
     xp = array_namespace(G0, Y)
@@ -175,8 +135,8 @@ def _forward(G0, grams, Y, kernels, nu, noise_var, jitter, factors=None):
         else:
             G = grams[l]
             if factors is not None and factors[l] is not None:
-                Ginv, _ = _inverse_from_factor(factors[l])
-                logdet_G = _logdet_from_factor(factors[l])
+                Ginv, _ = inverse_from_factor(factors[l])
+                logdet_G = logdet_from_factor(factors[l])
                 # tr(K^-1 G) = ||chol(K)^-1 F||^2: no entries of size 1 / jitter, so no rounding noise
                 H = solve_triangular(chol_K, factors[l], lower=True)
                 trace_term = float(xp.sum(H * H))

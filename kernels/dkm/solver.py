@@ -31,9 +31,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import minimize
 
-from ..backend import array_namespace, from_numpy, solve_triangular, to_numpy
-from .gram_kernels import GramKernel
-from .objective import CholeskyError, cholesky, dkm_objective_and_grad, nngp_grams
+from kernels.backend import array_namespace, from_numpy, to_numpy
+
+from kernels.linalg import CholeskyError, cholesky, solve_triangular
+from kernels.dkm.gram_kernels import GramKernel
+from kernels.dkm.objective import dkm_objective_and_grad, nngp_grams
 
 __all__ = ["DKMSolution", "solve_dkm", "optimise_grams", "pack_kernels", "unpack_kernels"]
 

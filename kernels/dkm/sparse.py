@@ -30,8 +30,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..backend import array_namespace, solve_triangular
-from .objective import LOG_2PI, DKMGradient, _inverse_from_factor, _logdet_from_factor, cholesky
+from kernels.backend import array_namespace
+
+from kernels.linalg import cholesky, inverse_from_factor, logdet_from_factor, solve_triangular
+from kernels.dkm.objective import LOG_2PI, DKMGradient
 
 __all__ = [
     "SparseBlocks",
@@ -147,7 +149,7 @@ def _output_posterior(K_ii, K_ti, noise_var, jitter):
     W = solve_triangular(chol_K, K_ti.T, lower=True) / math.sqrt(noise_var)
     chol_C = cholesky(W @ W.T + _eye(xp, M, K_ii.dtype), "I + L^-1 K_it K_ti L^-T / noise_var", 0.0)
     Q = solve_triangular(chol_C, W, lower=True)
-    return _OutputPosterior(chol_K, W, chol_C, Q, _logdet_from_factor(chol_C))
+    return _OutputPosterior(chol_K, W, chol_C, Q, logdet_from_factor(chol_C))
 
 
 def _output_moments(post: _OutputPosterior, W_star, k_star, Y, noise_var):
@@ -187,11 +189,11 @@ def sparse_objective_and_grad(
             cond = _conditional(xp, K_ii, K_ti, k_t, G_ii, factor=factor, name=f"K_ii of layer {l + 1}",
                                 jitter=jitter)
             M = G_ii.shape[0]
-            kl = 0.5 * (float(xp.sum(cond.H * cond.H)) - _logdet_from_factor(cond.F)
-                        + _logdet_from_factor(cond.A) - M)
+            kl = 0.5 * (float(xp.sum(cond.H * cond.H)) - logdet_from_factor(cond.F)
+                        + logdet_from_factor(cond.A) - M)
             value -= nu[l] * kl
-            Kinv, Ainv = _inverse_from_factor(cond.A)
-            Ginv, _ = _inverse_from_factor(cond.F)
+            Kinv, Ainv = inverse_from_factor(cond.A)
+            Ginv, _ = inverse_from_factor(cond.F)
             entry.update(Kinv=Kinv, Ginv=Ginv, B=cond.C.T @ Ainv, kl=kl)
             blocks = SparseBlocks(G_ii, cond.G_ti, cond.g_t)
         cache.append(entry)
@@ -202,14 +204,14 @@ def sparse_objective_and_grad(
     R = Y2 - mean
     sum_r2, sum_var = float(xp.sum(R * R)), float(xp.sum(var))
     expected_loglik = -0.5 * P * D * (LOG_2PI + math.log(noise_var)) - (sum_r2 + D * sum_var) / (2 * noise_var)
-    Cinv, Rinv = _inverse_from_factor(post.chol_C)
+    Cinv, Rinv = inverse_from_factor(post.chol_C)
     CinvWY = Cinv @ (post.W @ Y2)
     kl_out = 0.5 * (D * float(xp.sum(Rinv * Rinv)) + float(xp.sum(CinvWY * CinvWY)) / noise_var - D * M
                     + D * post.logdet_C)
     value += expected_loglik - kl_out
 
     # backward through the output layer at fixed (mu, A) = (L C^-1 W Y / sigma, L C^-1 L^T)
-    Kinv, Linv = _inverse_from_factor(post.chol_K)
+    Kinv, Linv = inverse_from_factor(post.chol_K)
     sigma = math.sqrt(noise_var)
     mu = post.chol_K @ CinvWY / sigma
     A = post.chol_K @ Cinv @ post.chol_K.T

@@ -14,8 +14,8 @@ import math
 import numpy as np
 import sympy as sp
 
-from ..papers import MEHLER
-from ..registry import Outcome, claim
+from proofs_check.papers import MEHLER
+from proofs_check.registry import Outcome, claim
 
 
 def _gaussian_expectation(poly: sp.Expr, variables) -> sp.Expr:

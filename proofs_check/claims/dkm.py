@@ -28,8 +28,8 @@ from kernels.dkm import (
     sparse_objective,
 )
 
-from ..papers import DEEP_KERNEL_MACHINES as PAPER
-from ..registry import Outcome, claim
+from proofs_check.papers import DEEP_KERNEL_MACHINES as PAPER
+from proofs_check.registry import Outcome, claim
 
 
 def _problem(xp, P, seed, n_features=3, noise=0.1):
@@ -355,7 +355,7 @@ def permutation_equivariance(params, xp):
     ),
 )
 def uci_representation_learning(params, xp):
-    from theory.dkm_uci import fit_models, load_split
+    from theory.dkm.uci import fit_models, load_split
 
     per_dataset = {}
     for dataset in params["datasets"]:

@@ -19,14 +19,14 @@ import math
 import numpy as np
 
 from kernels.backend import to_numpy
-from theory.gen_chi2 import LN2
-from theory.gp_hypotheses import gp_posterior, loss_distribution, sample_losses
-from theory.ib_tasks import digits_task, synthetic_classification
-from theory.inductive_bias import exact_inductive_bias, fit_ncx2
-from theory.nn_hypotheses import nn_test_losses
+from theory.inductive_bias.gen_chi2 import LN2
+from theory.inductive_bias.gp_hypotheses import gp_posterior, loss_distribution, sample_losses
+from theory.inductive_bias.tasks import digits_task, synthetic_classification
+from theory.inductive_bias.estimators import exact_inductive_bias, fit_ncx2
+from theory.inductive_bias.nn_hypotheses import nn_test_losses
 
-from ..papers import INDUCTIVE_BIAS
-from ..registry import Outcome, claim
+from proofs_check.papers import INDUCTIVE_BIAS
+from proofs_check.registry import Outcome, claim
 
 
 def _posterior(task, xp):

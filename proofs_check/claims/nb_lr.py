@@ -7,7 +7,7 @@
 * ``nb_lr.consistency_bound``: excess 0-1 risk <= sqrt(2 excess cross-entropy) on random (p, q) pairs,
   tight up to the constant; the derivation's identities checked in sympy.
 
-The three m* claims share one run of :func:`theory.nb_lr_simulation.run_sample_complexity` per
+The three m* claims share one run of :func:`theory.nb_lr.simulation.run_sample_complexity` per
 parameter set (memoised in-process).  Quick scale: K = 2, n in {50, 100, 200, 500}, 3 trials, 500 test
 points per class (n_max / n_min = 10, as in the paper's 1000 / 100); full scale: the paper's grid,
 5 trials, 1000 test points per class (the paper uses floor(10^4 / K)), stored and resumed under
@@ -30,11 +30,11 @@ import json
 import numpy as np
 import sympy as sp
 
-from theory.consistency import consistency_bound, excess_cross_entropy, excess_zero_one, near_tight_pair
-from theory.nb_lr_simulation import SimulationConfig, run_sample_complexity
+from theory.nb_lr.consistency import consistency_bound, excess_cross_entropy, excess_zero_one, near_tight_pair
+from theory.nb_lr.simulation import SimulationConfig, run_sample_complexity
 
-from ..papers import NB_VS_LR
-from ..registry import Outcome, claim
+from proofs_check.papers import NB_VS_LR
+from proofs_check.registry import Outcome, claim
 
 QUICK = {"Ks": [2], "ns": [50, 100, 200, 500], "trials": 3, "test_per_class": 500, "seed": 0}
 FULL = {"Ks": [2, 3, 5, 7], "ns": [100, 200, 400, 1000], "trials": 5, "test_per_class": 1000, "store": True}

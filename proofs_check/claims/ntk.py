@@ -6,7 +6,7 @@
 ``ntk.xi2_matches_one_nn``: the xi^2 dual agrees 100% with 1-NN for L >= 15 (log-domain kernel).
 ``ntk.relu_ntk_majority_vote``: ReLU NTK at L = 5e4 agrees >= 97% with majority vote (40/60 split) and
 100% with 1-NN at L = 10.
-Accuracies are reported next to the Bayes-optimal one.  Data: :func:`kernels.baselines.sample_dirichlet_sphere`.
+Accuracies are reported next to the Bayes-optimal one.  Data: :func:`kernels.ntk.baselines.sample_dirichlet_sphere`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from kernels.baselines import (
+from kernels.ntk.baselines import (
     accuracy,
     agreement,
     dirichlet_bayes_predict,
@@ -24,11 +24,11 @@ from kernels.baselines import (
     one_nn_predict,
     sample_dirichlet_sphere,
 )
-from kernels.infinite_depth import deep_kernel_predict
-from kernels.normalized import beta_exponent, consistent_dual, sine_beta, sine_parameter_for_dimension
+from kernels.ntk.classifiers import deep_kernel_predict
+from kernels.ntk.duals import beta_exponent, consistent_dual, sine_beta, sine_parameter_for_dimension
 
-from ..papers import NTK_CONSISTENCY
-from ..registry import Outcome, claim
+from proofs_check.papers import NTK_CONSISTENCY
+from proofs_check.registry import Outcome, claim
 
 
 def _to(xp, *arrays):
@@ -50,7 +50,7 @@ def _to(xp, *arrays):
 def sympy_duals(params, xp):
     from sympy import Rational
 
-    from ..sympy_duals import check_against_code, d_opt_betas
+    from proofs_check.derivations.ntk import check_against_code, d_opt_betas
 
     errors = check_against_code(params["points"])
     exact = d_opt_betas()

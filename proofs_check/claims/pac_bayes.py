@@ -17,20 +17,11 @@ import numpy as np
 
 from kernels.backend import to_numpy
 from theory import pac_bayes as pb
-from theory.lm_pipeline import AG_NEWS_FULL, AG_NEWS_QUICK
+from theory.pac_bayes.lm import AG_NEWS_FULL, AG_NEWS_QUICK
 
-from ..papers import PROMPT_PAC_BAYES
-from ..registry import Outcome, claim
-
-
-def binary_kl_mpmath(q, p):
-    """Reference kl(q||p) in mpmath at the working precision (0 ln 0 = 0; inf off the support)."""
-    q, p = mp.mpf(q), mp.mpf(p)
-    if (p <= 0 and q > 0) or (p >= 1 and q < 1):
-        return mp.inf
-    first = 0 if q == 0 else q * (mp.log(q) - mp.log(p))
-    second = 0 if q == 1 else (1 - q) * (mp.log1p(-q) - mp.log1p(-p))
-    return first + second
+from proofs_check.papers import PROMPT_PAC_BAYES
+from proofs_check.references import binary_kl as binary_kl_mpmath
+from proofs_check.registry import Outcome, claim
 
 
 @claim(
@@ -118,7 +109,7 @@ AG_FULL = {k: v for k, v in AG_NEWS_FULL.items() if AG_NEWS_QUICK.get(k) != v}
 
 @functools.lru_cache(maxsize=4)
 def _experiment(frozen: tuple) -> dict:
-    from theory.lm_pipeline import ag_news_prompt_experiment
+    from theory.pac_bayes.lm import ag_news_prompt_experiment
 
     return ag_news_prompt_experiment(**dict(frozen))
 

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from kernels import backend
-from kernels.backend import array_namespace, asarray, cho_solve, set_backend, special, to_numpy
+from kernels.backend import array_namespace, asarray, set_backend, special, to_numpy
+from kernels.linalg import cho_solve
 from tests.helpers import assert_close
 
 

@@ -1,0 +1,123 @@
+"""Dense linear algebra on any supported array namespace: the one checked Cholesky and what is built on it.
+
+- :func:`cholesky`: lower factor L with A = L L^T; on failure a :class:`CholeskyError` that names the
+  matrix, an estimate of its smallest eigenvalue and the jitter already tried. NumPy raises on a
+  non-positive pivot, CuPy returns NaN: both are caught here, once.
+- :func:`solve_triangular`, :func:`cho_solve`: L x = b, L^T x = b and (L L^T) x = b, dispatched to SciPy,
+  ``cupyx.scipy.linalg`` or (strict test namespace) a NumPy round trip.
+- :func:`inverse_from_factor`, :func:`logdet_from_factor`, :func:`inverse_and_logdet`:
+  G^-1 = F^-T F^-1 and log|G| = 2 sum log|F_ii| for G = F F^T.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from array_api_compat import is_cupy_namespace, is_numpy_namespace
+
+from kernels.backend import _numpy_roundtrip, array_namespace
+
+__all__ = [
+    "CholeskyError",
+    "cholesky",
+    "solve_triangular",
+    "cho_solve",
+    "inverse_from_factor",
+    "logdet_from_factor",
+    "inverse_and_logdet",
+]
+
+
+class CholeskyError(ValueError):
+    """A matrix that must be positive definite is not (numerically)."""
+
+
+def _smallest_eigenvalue(A, xp) -> float:
+    try:
+        return float(xp.min(xp.linalg.eigvalsh((A + xp.matrix_transpose(A)) / 2)))
+    except Exception:  # non-finite entries: no estimate
+        return float("nan")
+
+
+def cholesky(A, name: str = "matrix", jitter: float = 0.0, *, hint: str | None = None):
+    """Lower Cholesky factor of a symmetric positive definite ``A`` (or a batch ``(..., n, n)``).
+
+    Parameters
+    ----------
+    A : array
+        Symmetric matrix (or stack of matrices).
+    name : str
+        What ``A`` is, for the error message.
+    jitter : float
+        The jitter already added to ``A``'s diagonal, for the error message.
+    hint : str, optional
+        What the caller can change; default: increase ``jitter`` or check the inputs for duplicates.
+
+    Raises
+    ------
+    CholeskyError
+        If the factorisation fails or yields a non-finite or non-positive pivot; the message names
+        ``name``, the shape, the smallest-eigenvalue estimate and ``jitter``, and says "overflow"
+        when ``A`` holds non-finite entries.
+    """
+    xp = array_namespace(A)
+    try:
+        L = xp.linalg.cholesky(A)
+        diagonal = xp.linalg.diagonal(L)
+        ok = bool(xp.all(xp.isfinite(diagonal))) and bool(xp.all(diagonal > 0))
+    except np.linalg.LinAlgError:
+        ok = False
+    if ok:
+        return L
+    if not bool(xp.all(xp.isfinite(A))):
+        raise CholeskyError(
+            f"Cholesky factorisation of {name} {tuple(A.shape)} failed: it holds non-finite entries "
+            f"(overflow in the computation that formed it; rescale the inputs)"
+        )
+    lam = _smallest_eigenvalue(A, xp)
+    advice = hint or "increase `jitter` or check the inputs for duplicates"
+    raise CholeskyError(
+        f"{name} {tuple(A.shape)} is not positive definite (Cholesky factorisation failed): smallest eigenvalue "
+        f"estimate {lam:.6g}, jitter tried {jitter:.3g}; {advice}"
+    )
+
+
+def solve_triangular(a, b, *, lower: bool = True, trans: int = 0):
+    """Solve ``a x = b`` (``trans=1``: ``a^T x = b``) for triangular ``a`` on any supported backend."""
+    xp = array_namespace(a, b)
+    if is_numpy_namespace(xp):
+        import scipy.linalg
+
+        return scipy.linalg.solve_triangular(a, b, lower=lower, trans=trans, check_finite=False)
+    if is_cupy_namespace(xp):
+        import cupyx.scipy.linalg
+
+        return cupyx.scipy.linalg.solve_triangular(a, b, lower=lower, trans=trans)
+    import scipy.linalg
+
+    return _numpy_roundtrip(scipy.linalg.solve_triangular, xp, a, b, lower=lower, trans=trans)
+
+
+def cho_solve(chol_lower, b):
+    """Solve ``(L L^T) x = b`` given the lower Cholesky factor ``L``."""
+    y = solve_triangular(chol_lower, b, lower=True)
+    return solve_triangular(chol_lower, y, lower=True, trans=1)
+
+
+def inverse_from_factor(F):
+    """(G^-1, F^-1) for G = F F^T with F lower triangular (explicit inverses: for gradients)."""
+    xp = array_namespace(F)
+    Finv = solve_triangular(F, xp.eye(F.shape[0], dtype=F.dtype), lower=True)
+    return Finv.T @ Finv, Finv
+
+
+def logdet_from_factor(F) -> float:
+    """log|F F^T| = 2 sum log|F_ii| for a triangular F (any signs on its diagonal)."""
+    xp = array_namespace(F)
+    return 2.0 * float(xp.sum(xp.log(xp.abs(xp.linalg.diagonal(F)))))
+
+
+def inverse_and_logdet(A, name: str = "matrix", jitter: float = 0.0):
+    """(A^-1, log|A|, chol(A)) for a symmetric positive definite ``A``."""
+    L = cholesky(A, name, jitter)
+    inv, _ = inverse_from_factor(L)
+    return inv, logdet_from_factor(L), L
