@@ -9,6 +9,9 @@ scikit-learn; an estimator here only stores its arguments in ``__init__`` and se
   another array-API namespace (CuPy, array-api-strict) are checked with the same rules and stay in their
   namespace, so a fit on the GPU never copies to the host.
 - :func:`check_fitted`: ``check_is_fitted`` under one name.
+- Declared parameters: a subclass lists ``_parameter_constraints`` (types from :mod:`kernels.validation`) and
+  calls ``self._validate_params()`` (scikit-learn's) first thing in ``fit``; the error names the parameter,
+  the allowed range and the value received.
 """
 
 from __future__ import annotations

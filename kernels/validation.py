@@ -2,6 +2,12 @@
 
 Each check raises ``ValueError`` (or ``TypeError``) whose message names the argument, the allowed
 range and the value received, so a user never has to guess which input was wrong.
+
+Estimators declare their parameters once, as scikit-learn does: a class attribute
+``_parameter_constraints = {"tol": [Interval(Real, 0, None, closed="neither")], ...}`` built from
+:class:`Interval`, :class:`StrOptions` and :class:`Options` (scikit-learn's own constraint types,
+re-exported here so that there is one import for them), checked once at the start of ``fit`` by
+:meth:`kernels.base.Estimator._validate_params`. Functions use the ``check_*`` helpers below.
 """
 
 from __future__ import annotations
@@ -11,9 +17,14 @@ import numbers
 
 import numpy as np
 
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+
 from kernels.backend import array_namespace
 
 __all__ = [
+    "Interval",
+    "Options",
+    "StrOptions",
     "check_in_open_interval",
     "check_in_closed_interval",
     "check_positive",
