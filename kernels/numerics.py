@@ -18,11 +18,17 @@ determinant is computed from the variances, and exactly identical variances and 
 diagonal of a Gram matrix, ``x1 is x2``) give an exactly zero determinant and hence ``theta = 0``.
 Every function takes and returns arrays of any array-API namespace.
 
+The arc-cosine kernels of Cho and Saul (order 0 and 1, normalised to 1 at theta = 0) are written once:
+``J0(theta) = (pi - theta) / pi`` and ``J1(theta) = (sin theta + (pi - theta) cos theta) / pi``; callers pass an
+angle computed stably (:func:`angle`, :func:`normalized_angle`).
+
 Beyond the kernels: :func:`unit_rows` (x / ||x|| row by row, refusing a zero row) and :func:`log_softmax`
 (``z - logsumexp(z)``), dispatched to ``scipy.special`` / ``cupyx.scipy.special`` where they exist.
 """
 
 from __future__ import annotations
+
+import math
 
 from array_api_compat import is_cupy_namespace, is_numpy_namespace
 
@@ -34,8 +40,11 @@ __all__ = [
     "clipped_correlation",
     "angle",
     "normalized_angle",
+    "arccos_j0",
+    "arccos_j1",
     "unit_rows",
     "log_softmax",
+    "one_hot",
 ]
 
 
@@ -88,6 +97,18 @@ def normalized_angle(rho, xp=None):
 
 
 
+def arccos_j0(theta, xp=None):
+    """Order-0 arc-cosine kernel ``(pi - theta) / pi`` (the ReLU NTK's derivative term), theta in [0, pi]."""
+    xp = array_namespace(theta) if xp is None else xp
+    return (math.pi - theta) / math.pi
+
+
+def arccos_j1(theta, xp=None):
+    """Order-1 arc-cosine kernel ``(sin theta + (pi - theta) cos theta) / pi`` (ReLU NNGP), theta in [0, pi]."""
+    xp = array_namespace(theta) if xp is None else xp
+    return (xp.sin(theta) + (math.pi - theta) * xp.cos(theta)) / math.pi
+
+
 def unit_rows(x, xp=None, *, name: str = "x"):
     """Rows of ``x`` scaled to unit Euclidean norm; a zero row raises (its direction is undefined)."""
     xp = array_namespace(x) if xp is None else xp
@@ -110,3 +131,16 @@ def log_softmax(z, axis: int = -1, xp=None):
         return cupyx.scipy.special.log_softmax(z, axis=axis)
     shifted = z - xp.max(z, axis=axis, keepdims=True)
     return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
+
+
+def one_hot(labels, n_classes: int, xp=None, dtype=None):
+    """Indicator matrix (..., m, n_classes) of integer labels (..., m) with values in [0, n_classes).
+
+    Raises ``ValueError`` naming ``labels`` when a label lies outside that range.
+    """
+    xp = array_namespace(labels) if xp is None else xp
+    labels = xp.asarray(labels)
+    if labels.shape and bool(xp.any((labels < 0) | (labels >= n_classes))):
+        raise ValueError(f"labels must be integers in [0, {n_classes - 1}] (n_classes = {n_classes})")
+    classes = xp.arange(n_classes, dtype=labels.dtype)
+    return xp.astype(labels[..., None] == classes, xp.float64 if dtype is None else dtype)
