@@ -1,31 +1,34 @@
-"""``python -m proofs_check``: run the registered claims and write a report.
+"""``python -m proofs_check``: run the registered claims and report, claim by claim, whether each holds.
 
-Quick scale by default (minutes on a 2-core CPU), ``--full`` for the papers' scale.  Results are
-written to ``<out>/claims.json`` after every claim, so an interrupted run keeps what finished and
-``--resume`` skips those claims next time.  Exit status: 0 when every claim that ran passed,
-1 when a claim failed or raised, 2 for bad usage, 130 when interrupted.
+Quick scale by default (minutes on a 2-core CPU), ``--full`` for the papers' scale. Claims run in this
+process, on ``--workers N`` local processes, or on a Dask cluster (``--scheduler ADDRESS``); each finished
+claim is written to ``<out>/claims.json`` and ``<out>/report.md`` at once, so an interrupted run keeps what
+finished and ``--resume`` skips those claims next time.
+
+Exit status: 0 when every claim's outcome matches its registration (it holds, or it is a registered known
+failure that still fails); 1 on anything unexpected (a new failure, an error, a known failure that now
+holds); 2 for bad usage; 130 when interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import sys
 import time
-import traceback
 from pathlib import Path
 
-from proofs_check.registry import TOPICS, Claim, load_all, registry, select
-
-PASS, FAIL, ERROR, SKIP = "pass", "FAIL", "ERROR", "skipped"
+from proofs_check import report
+from proofs_check.registry import TOPICS, load_all, registry, run_record, select
 
 
 def _parser() -> argparse.ArgumentParser:
+    from theory._sweep import add_executor_arguments
+
     p = argparse.ArgumentParser(
         prog="python -m proofs_check",
-        description="Run the papers' claims as numerical checks and report measured values and verdicts.",
+        description="Run the papers' claims as numerical checks and report measured values and outcomes.",
     )
     p.add_argument("--full", action="store_true", help="paper-scale parameters (slow) instead of quick ones")
     p.add_argument("--only", metavar="PATTERN", help="run claims whose id contains PATTERN")
@@ -38,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", default="results/claims", metavar="DIR", help="output directory (default: %(default)s)")
     p.add_argument("--resume", action="store_true", help="keep results already in DIR/claims.json and skip those claims")
+    add_executor_arguments(p)
     return p
 
 
@@ -53,138 +57,54 @@ def _check_out_dir(parser, out: str) -> Path:
     return path
 
 
-def _run_one(c: Claim, *, full: bool, xp) -> dict:
-    record = {
-        "id": c.id,
-        "paper": c.paper.short(),
-        "arxiv": c.paper.arxiv,
-        "statement": c.statement,
-        "stated": c.stated,
-        "scale": "full" if full else "quick",
-        "params": c.params(full),
-        "known_failure": c.known_failure,
-    }
-    missing = c.missing_requirements()
-    if missing:
-        record.update(verdict=SKIP, measured={}, summary=f"needs {', '.join(missing)} (install the extra)", seconds=0.0)
-        return record
-    start = time.perf_counter()
+def _list() -> int:
+    for c in registry().values():
+        extra = f"  [needs {', '.join(c.requires)}]" if c.requires else ""
+        known = "  [registered known failure]" if c.known_failure else ""
+        print(f"{c.id:<40} {c.paper.short()}  -- {c.stated}{extra}{known}")
+    return 0
+
+
+def _previous(out: Path, scale: str) -> dict[str, dict]:
+    path = out / "claims.json"
+    if not path.exists():
+        return {}
+    previous = json.loads(path.read_text())
+    if previous.get("meta", {}).get("scale") != scale:
+        return {}
+    return {r["id"]: r for r in previous["claims"] if r["verdict"] in (report.PASS, report.FAIL, report.SKIP)}
+
+
+def _run(claims, done, *, args, out, meta) -> tuple[list[dict], bool]:
+    """Run the claims not in ``done``; write the reports after each one. Returns (records in claim order, interrupted)."""
+    from theory._sweep import Task, executor_from_options, map_tasks
+
+    by_id = dict(done)
+    order = [c.id for c in claims]
+
+    def finished(task, record):
+        by_id[record["id"]] = record
+        report.write(out, [by_id[i] for i in order if i in by_id], meta)
+
+    tasks = [Task(key=(c.id,), fn=run_record, kwargs={"claim_id": c.id, "full": args.full, "backend": args.backend})
+             for c in claims if c.id not in done]
+    interrupted = False
     try:
-        outcome = c.run(full=full, xp=xp)
-    except Exception as err:  # a crashing claim is reported, not hidden
-        record.update(
-            verdict=ERROR,
-            measured={},
-            summary=f"{type(err).__name__}: {err}".splitlines()[0][:200],
-            traceback=traceback.format_exc(),
-        )
-    else:
-        record.update(
-            verdict=PASS if outcome.passed else FAIL,
-            measured=outcome.measured,
-            threshold=outcome.threshold,
-            summary=outcome.summary,
-            details=outcome.details,
-        )
-    record["seconds"] = round(time.perf_counter() - start, 3)
-    return record
-
-
-def _write(out: Path, records: list[dict], meta: dict) -> None:
-    payload = {"meta": meta, "claims": records}
-    tmp = out / "claims.json.tmp"
-    tmp.write_text(json.dumps(payload, indent=2, default=_json_default))
-    os.replace(tmp, out / "claims.json")
-    (out / "report.md").write_text(_markdown(records, meta))
-
-
-def _json_default(obj):
-    try:
-        import numpy as np
-
-        if isinstance(obj, np.generic):
-            return obj.item()
-        if isinstance(obj, np.ndarray):
-            return obj.tolist()
-    except ImportError:  # pragma: no cover
-        pass
-    return str(obj)
-
-
-def _cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-def _verdict_text(r: dict) -> str:
-    v = r["verdict"]
-    if v == FAIL and r.get("known_failure"):
-        return "FAIL (known)"
-    return v
-
-
-def _markdown(records: list[dict], meta: dict) -> str:
-    lines = [
-        "# Claims report",
-        "",
-        f"Scale: {meta['scale']}; backend: {meta['backend']}; started {meta['started']}; "
-        f"Python {meta['python']}; {meta['platform']}.",
-        "",
-        "| claim | paper | stated | measured | verdict | seconds |",
-        "|---|---|---|---|---|---|",
-    ]
-    for r in records:
-        lines.append(
-            "| "
-            + " | ".join(
-                _cell(x)
-                for x in (r["id"], r["paper"], r["stated"], r["summary"], _verdict_text(r), f"{r['seconds']:.1f}")
-            )
-            + " |"
-        )
-    counts = _counts(records)
-    lines += ["", "Totals: " + ", ".join(f"{k} {v}" for k, v in counts.items()), ""]
-    for r in records:
-        lines += [f"## {r['id']}", "", r["statement"], "", f"- paper: {r['paper']}", f"- stated: {r['stated']}"]
-        lines.append(f"- measured: {r['summary']}")
-        lines.append(f"- verdict: {_verdict_text(r)}")
-        if r.get("known_failure"):
-            lines.append(f"- known failure: {r['known_failure']}")
-        lines.append("")
-    return "\n".join(lines)
-
-
-def _counts(records):
-    counts = {PASS: 0, FAIL: 0, ERROR: 0, SKIP: 0}
-    for r in records:
-        counts[r["verdict"]] += 1
-    return counts
-
-
-def _table(records: list[dict]) -> str:
-    headers = ("claim", "paper", "stated", "measured", "verdict", "seconds")
-    rows = [
-        (r["id"], r["paper"], r["stated"], r["summary"], _verdict_text(r), f"{r['seconds']:.1f}") for r in records
-    ]
-    limits = (34, 34, 32, 60, 12, 8)
-    rows = [tuple(c if len(c) <= lim else c[: lim - 1] + "~" for c, lim in zip(row, limits)) for row in rows]
-    widths = [max([len(h)] + [len(row[i]) for row in rows]) for i, h in enumerate(headers)]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    out = [fmt.format(*headers), fmt.format(*("-" * w for w in widths))]
-    out += [fmt.format(*row) for row in rows]
-    return "\n".join(out)
+        with executor_from_options(args.workers, args.scheduler) as executor:
+            map_tasks(tasks, executor=executor, on_result=finished, desc="claims")
+    except KeyboardInterrupt:
+        interrupted = True
+    records = [by_id[i] for i in order if i in by_id]
+    report.write(out, records, meta)
+    return records, interrupted
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     load_all()
-
     if args.list:
-        for c in registry().values():
-            extra = f"  [needs {', '.join(c.requires)}]" if c.requires else ""
-            print(f"{c.id:<40} {c.paper.short()}  -- {c.stated}{extra}")
-        return 0
-
+        return _list()
     claims = select(args.only)
     if not claims:
         parser.exit(
@@ -192,58 +112,41 @@ def main(argv: list[str] | None = None) -> int:
             f"proofs_check: error: --only {args.only!r} matches no claim id "
             f"(ids look like <topic>.<name>, topics {', '.join(TOPICS)}; see --list)\n",
         )
+    if args.workers is not None and args.workers < 1:
+        parser.exit(2, f"proofs_check: error: --workers must be an integer >= 1, got {args.workers}\n")
     out = _check_out_dir(parser, args.out)
 
-    from kernels.backend import get_backend, namespace_of, set_backend
+    from kernels.backend import get_backend, set_backend
 
     if args.backend:
         try:
             set_backend(args.backend)
         except (RuntimeError, ValueError) as err:
             parser.exit(2, f"proofs_check: error: --backend {args.backend}: {err}\n")
-    xp = namespace_of()
     scale = "full" if args.full else "quick"
     meta = {
         "scale": scale,
         "backend": get_backend(),
+        "workers": args.scheduler or (args.workers or 1),
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
         "python": platform.python_version(),
         "platform": platform.platform(terse=True),
     }
+    done = _previous(out, scale) if args.resume else {}
+    records, interrupted = _run(claims, done, args=args, out=out, meta=meta)
 
-    done: dict[str, dict] = {}
-    if args.resume and (out / "claims.json").exists():
-        previous = json.loads((out / "claims.json").read_text())
-        if previous.get("meta", {}).get("scale") == scale:
-            done = {r["id"]: r for r in previous["claims"] if r["verdict"] in (PASS, FAIL, SKIP)}
-
-    from tqdm.auto import tqdm
-
-    records: list[dict] = []
-    interrupted = False
-    bar = tqdm(claims, desc="claims", unit="claim", disable=None, file=sys.stderr)
-    try:
-        for c in bar:
-            bar.set_postfix_str(c.id)
-            record = done.get(c.id) or _run_one(c, full=args.full, xp=xp)
-            records.append(record)
-            _write(out, records, meta)
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        bar.close()
-    _write(out, records, meta)
-
-    print(_table(records))
-    counts = _counts(records)
-    print("\n" + ", ".join(f"{k}: {v}" for k, v in counts.items()) + f"   (report: {out / 'report.md'})")
+    print(report.table(records))
+    c = report.counts(records)
+    print("\n" + report.paper_summary(records))
+    print(f"\n{c[report.HOLDS]} hold, {c[report.DOCUMENTED]} do not hold (documented), "
+          f"{c[report.UNEXPECTED]} unexpected, {c[report.SKIP]} skipped   (report: {out / 'report.md'})")
     for r in records:
-        if r["verdict"] == ERROR:
+        if r["verdict"] == report.ERROR:
             print(f"\n{r['id']} raised:\n{r.get('traceback', r['summary'])}", file=sys.stderr)
     if interrupted:
         print(f"interrupted: {len(records)} finished claims kept in {out / 'claims.json'} (rerun with --resume)")
         return 130
-    return 1 if counts[FAIL] or counts[ERROR] else 0
+    return 0 if report.is_clean(records) else 1
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ import importlib
 import importlib.util
 import math
 import pkgutil
+import time
+import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -27,6 +29,7 @@ __all__ = [
     "registry",
     "load_all",
     "select",
+    "run_record",
 ]
 
 TOPICS = ("core", "ntk", "dkm", "pac_bayes", "nb_lr", "inductive_bias")
@@ -194,3 +197,43 @@ def _format_value(v) -> str:
 
 def format_measured(measured: dict) -> str:
     return "; ".join(f"{k}={_format_value(v)}" for k, v in measured.items())
+
+
+def run_record(claim_id: str, *, full: bool = False, backend: str | None = None) -> dict:
+    """Run one registered claim and return its report record (a plain dict, as stored in ``claims.json``).
+
+    Picklable by name, so a sweep runs it on any executor (worker processes or a Dask cluster): the worker
+    loads the registry and selects the array backend itself. A claim that raises is reported with verdict
+    ``ERROR`` and its traceback, not hidden; one whose optional requirements are missing is ``skipped``.
+    """
+    from kernels.backend import namespace_of, set_backend
+
+    c = registry()[claim_id]
+    record = {
+        "id": c.id,
+        "paper": c.paper.short(),
+        "arxiv": c.paper.arxiv,
+        "statement": c.statement,
+        "stated": c.stated,
+        "scale": "full" if full else "quick",
+        "params": c.params(full),
+        "known_failure": c.known_failure,
+    }
+    missing = c.missing_requirements()
+    if missing:
+        record.update(verdict="skipped", measured={}, summary=f"needs {', '.join(missing)} (install the extra)",
+                      seconds=0.0)
+        return record
+    start = time.perf_counter()
+    try:
+        if backend:
+            set_backend(backend)  # a worker process starts with the default backend
+        outcome = c.run(full=full, xp=namespace_of())
+    except Exception as err:  # a crashing claim is reported, not hidden
+        record.update(verdict="ERROR", measured={}, summary=f"{type(err).__name__}: {err}".splitlines()[0][:200],
+                      traceback=traceback.format_exc())
+    else:
+        record.update(verdict="pass" if outcome.passed else "FAIL", measured=outcome.measured,
+                      threshold=outcome.threshold, summary=outcome.summary, details=outcome.details)
+    record["seconds"] = round(time.perf_counter() - start, 3)
+    return record

@@ -34,7 +34,7 @@ def _has(module: str) -> bool:
 
 def pytest_collection_modifyitems(config, items):
     skip_gpu = pytest.mark.skip(reason="no usable CUDA device (cupy.cuda.runtime.getDeviceCount() failed or is 0)")
-    # In CI the oracle and lm extras are installed: a missing one must fail loudly, not skip.
+    # In CI the oracle, lm and distributed extras are installed: a missing one must fail loudly, not skip.
     in_ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
     for item in items:
         if "gpu" in item.keywords and not gpu_available():
@@ -44,6 +44,8 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(pytest.mark.skip(reason="neural-tangents not installed (extra 'oracle')"))
             if "lm" in item.keywords and not (_has("torch") and _has("transformers")):
                 item.add_marker(pytest.mark.skip(reason="language-model stack not installed (extra 'lm')"))
+            if "distributed" in item.keywords and not _has("distributed"):
+                item.add_marker(pytest.mark.skip(reason="dask.distributed not installed (extra 'distributed')"))
 
 
 def _backends():

@@ -6,7 +6,9 @@ import sys
 import pytest
 
 from proofs_check.__main__ import main
-from proofs_check.registry import Outcome, claim, registry
+from proofs_check import registry as registry_module
+from proofs_check.papers import MEHLER
+from proofs_check.registry import Claim, Outcome, claim, registry
 
 
 def test_registry_ids_and_papers():
@@ -31,7 +33,8 @@ def test_run_writes_reports(tmp_path, capsys):
     report = (tmp_path / "report.md").read_text()
     assert "| core.mehler_hermite |" in report
     printed = capsys.readouterr().out
-    assert "core.mehler_hermite" in printed and "pass" in printed
+    assert "core.mehler_hermite" in printed and "holds" in printed
+    assert "1 hold, 0 do not hold (documented), 0 unexpected" in printed
 
 
 def test_resume_keeps_finished_claims(tmp_path):
@@ -65,3 +68,56 @@ def test_unwritable_out_is_usage_error(tmp_path):
 def test_list():
     r = _cli("--list")
     assert r.returncode == 0 and "core.mehler_hermite" in r.stdout
+
+
+def _fake(monkeypatch, cid, *, passed=True, known=None, raises=False):
+    def check(params, xp):
+        if raises:
+            raise RuntimeError("boom")
+        return Outcome(measured={"value": 1.0 if passed else 0.0}, threshold=0.5, passed=passed)
+
+    monkeypatch.setitem(registry_module._REGISTRY, cid, Claim(
+        id=cid, paper=MEHLER, statement="a test claim", stated="value >= 0.5", check=check, known_failure=known))
+
+
+@pytest.mark.parametrize(
+    "passed, known, raises, code, outcome",
+    [
+        (True, None, False, 0, "holds"),
+        (False, "measured not to hold", False, 0, "does not hold (documented)"),
+        (False, None, False, 1, "UNEXPECTED (new failure)"),
+        (True, "measured not to hold", False, 1, "UNEXPECTED (known failure now holds)"),
+        (False, None, True, 1, "UNEXPECTED (raised)"),
+        (True, "measured not to hold", True, 1, "UNEXPECTED (raised)"),
+    ],
+)
+def test_exit_code_matches_registration(monkeypatch, tmp_path, capsys, passed, known, raises, code, outcome):
+    _fake(monkeypatch, "core.zz_fake", passed=passed, known=known, raises=raises)
+    assert main(["--only", "core.zz_fake", "--out", str(tmp_path)]) == code
+    out = capsys.readouterr().out
+    assert outcome in out
+    assert "O'Donnell" in out  # the per-paper summary line
+    stored = json.loads((tmp_path / "claims.json").read_text())["claims"][0]
+    assert stored["verdict"] == ("ERROR" if raises else "pass" if passed else "FAIL")
+    assert outcome.split(" (")[0] in (tmp_path / "report.md").read_text()
+
+
+def test_documented_failure_beside_a_passing_claim_is_clean(monkeypatch, tmp_path, capsys):
+    _fake(monkeypatch, "core.zz_fake_a", passed=True)
+    _fake(monkeypatch, "core.zz_fake_b", passed=False, known="documented finding")
+    assert main(["--only", "core.zz_fake", "--out", str(tmp_path)]) == 0
+    assert "1 hold, 1 do not hold (documented), 0 unexpected" in capsys.readouterr().out
+
+
+def test_workers_flag_gives_the_serial_records(tmp_path):
+    serial, pooled = tmp_path / "serial", tmp_path / "pooled"
+    assert main(["--only", "core.mehler", "--out", str(serial)]) == 0
+    assert main(["--only", "core.mehler", "--out", str(pooled), "--workers", "2"]) == 0
+    a, b = (json.loads((d / "claims.json").read_text())["claims"] for d in (serial, pooled))
+    strip = lambda rs: [{k: v for k, v in r.items() if k != "seconds"} for r in rs]  # noqa: E731
+    assert strip(a) == strip(b)
+
+
+def test_bad_workers_is_usage_error(tmp_path):
+    r = _cli("--only", "core", "--out", str(tmp_path), "--workers", "0")
+    assert r.returncode == 2 and "--workers" in r.stderr
