@@ -1,7 +1,8 @@
 """Where data are read and results are written, once for the whole package.
 
-- Data: the directory named by ``LTL_DATA_DIR``; when it is unset, the ``shared/data`` folder beside the
-  repository (``<repo>/../shared/data``) if it exists.
+- Data: the UCI splits and the AG News test split ship inside the package (``theory/_data``, read through
+  ``importlib.resources``; sources and terms in its README); the environment variable ``LTL_DATA_DIR`` names
+  another folder with the same layout instead.
 - Results: ``$LTL_RESULTS_DIR/<topic>``; when the variable is unset, ``results/<topic>`` in the working
   directory. Every sweep appends one JSON line per finished configuration (:func:`append_jsonl`) and reads
   them back with :func:`read_jsonl`, which skips a last line torn by an interruption, so a rerun resumes
@@ -10,6 +11,7 @@
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 import os
 from pathlib import Path
@@ -17,6 +19,7 @@ from pathlib import Path
 __all__ = [
     "DATA_ENV_VAR",
     "RESULTS_ENV_VAR",
+    "packaged_data_dir",
     "data_dir",
     "data_path",
     "results_dir",
@@ -29,15 +32,22 @@ __all__ = [
 
 DATA_ENV_VAR = "LTL_DATA_DIR"
 RESULTS_ENV_VAR = "LTL_RESULTS_DIR"
-_REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def packaged_data_dir() -> Path:
+    """The data shipped inside the installed package (``theory/_data``)."""
+    return Path(str(importlib.resources.files("theory") / "_data"))
 
 
 def data_dir() -> Path:
-    """The configured data directory; raises ``FileNotFoundError`` naming ``LTL_DATA_DIR`` if absent."""
+    """The data directory: ``$LTL_DATA_DIR`` when set, else the packaged data.
+
+    Raises ``FileNotFoundError`` naming ``LTL_DATA_DIR`` when the folder does not exist.
+    """
     configured = os.environ.get(DATA_ENV_VAR)
-    candidate = Path(configured).expanduser() if configured else _REPO_ROOT.parent / "shared" / "data"
+    candidate = Path(configured).expanduser() if configured else packaged_data_dir()
     if not candidate.is_dir():
-        how = f"{DATA_ENV_VAR}={configured!r}" if configured else f"{DATA_ENV_VAR} is unset and the default {candidate}"
+        how = f"{DATA_ENV_VAR}={configured!r}" if configured else f"the packaged data folder {candidate}"
         raise FileNotFoundError(
             f"data directory not found ({how} does not exist); set the environment variable "
             f"{DATA_ENV_VAR} to the folder that holds ag_news/ and uci/"

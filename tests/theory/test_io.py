@@ -17,9 +17,19 @@ def test_data_dir_default_and_env(monkeypatch, tmp_path):
         data.data_path("nope.csv")
 
 
-def test_shared_data_is_found(monkeypatch):
+def test_packaged_data_is_the_default(monkeypatch):
+    import theory
+
     monkeypatch.delenv(data.DATA_ENV_VAR, raising=False)
-    assert (data.data_dir() / "uci").is_dir()
+    root = data.data_dir()
+    assert root == data.packaged_data_dir()
+    assert root.is_relative_to(Path(theory.__file__).parent)  # inside the installed package, nothing beside it
+    assert (root / "uci" / "yacht" / "data.txt").is_file()
+    assert (root / "ag_news" / "test.csv").is_file() and (root / "README.md").is_file()
+    for name in ("concrete", "energy", "kin8nm", "naval-propulsion-plant", "power-plant",
+                 "protein-tertiary-structure", "wine-quality-red", "yacht"):
+        n_splits = int((root / "uci" / name / "n_splits.txt").read_text())
+        assert (root / "uci" / name / f"index_test_{n_splits - 1}.txt").is_file(), name
 
 
 
