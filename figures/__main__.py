@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import pkgutil
 import sys
 from pathlib import Path
+
+from theory import _io
 
 
 def figure_modules(pattern: str | None = None):
@@ -35,11 +36,10 @@ def build(module, out: Path, *, quick: bool, recompute: bool = False) -> list[Pa
 
     name = module.__name__.rsplit(".", 1)[-1]
     store = out / f"{name}.json"
-    if store.exists() and not recompute:
-        results = json.loads(store.read_text())
-    else:
+    results = None if recompute else _io.read_json(store)
+    if results is None:
         results = module.compute(quick=quick)
-        store.write_text(json.dumps(results, indent=1))
+        _io.write_json(store, results, indent=1)
     with plt.rc_context(RC):
         fig = module.make_figure(results)
         paths = [out / f"{name}.png", out / f"{name}.pdf"]
@@ -51,12 +51,12 @@ def build(module, out: Path, *, quick: bool, recompute: bool = False) -> list[Pa
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m figures", description=__doc__.splitlines()[0])
-    p.add_argument("--out", default="results/figures", help="output directory (default: %(default)s)")
+    p.add_argument("--out", default=None, help="output directory (default: $LTL_RESULTS_DIR/figures or results/figures)")
     p.add_argument("--only", help="build figures whose module name contains this")
     p.add_argument("--full", action="store_true", help="paper-scale computations (slow)")
     p.add_argument("--recompute", action="store_true", help="ignore stored results")
     args = p.parse_args(argv)
-    out = Path(args.out)
+    out = _io.results_dir("figures", args.out)
     out.mkdir(parents=True, exist_ok=True)
     modules = figure_modules(args.only)
     if not modules:
