@@ -29,7 +29,7 @@ def _best_of(fn, repeats=REPEATS):
 
 def main():
     from kernels.ntk.classifiers import cosines
-    from kernels.ntk.duals import nngp_ntk, tabulate_depth
+    from kernels.ntk.depth import nngp_ntk, tabulate_depth
 
     x = np.random.default_rng(0).standard_normal((N, D_IN))
     cos = cosines(x)

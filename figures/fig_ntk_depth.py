@@ -8,11 +8,7 @@ interpolating classifier agrees with 1-NN, majority vote and the Hilbert rule (l
 
 from __future__ import annotations
 
-import sys
-
-import numpy as np
-
-PANELS = ("relu_ntk", "xi2_nngp", "d_opt_nngp")
+PANELS = ("relu_ntk", "xi2_nngp", "d_opt_nngp")  # theory.ntk.sweeps.PANELS
 TITLES = {
     "relu_ntk": "ReLU, NTK (d = 2, 40/60 split)",
     "xi2_nngp": r"$\xi^2$ dual, NNGP (d = 5)",
@@ -27,62 +23,10 @@ TINY = {
 
 
 def compute(quick: bool = True) -> dict:
-    from tqdm.auto import tqdm
+    """The depth sweep of :func:`theory.ntk.sweeps.depth_sweep` (stored under ``results_dir("ntk")``)."""
+    from theory.ntk.sweeps import depth_sweep
 
-    from kernels.ntk.baselines import (
-        agreement,
-        hilbert_kernel_predict,
-        majority_vote_predict,
-        one_nn_predict,
-        sample_dirichlet_sphere,
-    )
-    from kernels.ntk.classifiers import deep_kernel_predict
-
-    results = {}
-    bar = tqdm(total=3, desc="fig_ntk_depth", disable=None, file=sys.stderr)
-
-    x_tr, y_tr = sample_dirichlet_sphere(100, 2, seed=1001, n_positive=40)
-    x_te, _ = sample_dirichlet_sphere(500, 2, seed=2001)
-    depths = [1, 3, 10, 30, 100, 300, 1000, 3000, 10000, 30000, 100000, 200000]
-    if quick:
-        depths = [1, 10, 100, 1000, 10000, 50000, 200000]
-    majority, nn = majority_vote_predict(y_tr, 500), one_nn_predict(x_tr, y_tr, x_te)
-    curves = {"1-NN": [], "majority vote": []}
-    for depth in depths:
-        pred = deep_kernel_predict(x_tr, y_tr, x_te, dual="relu", depth=depth, kernel="ntk")
-        curves["1-NN"].append(agreement(pred, nn))
-        curves["majority vote"].append(agreement(pred, majority))
-    results["relu_ntk"] = {"depths": depths, "agreement": curves}
-    bar.update()
-
-    rng = np.random.default_rng(1)
-    x_tr, y_tr = sample_dirichlet_sphere(500, 5, seed=rng)
-    x_te, _ = sample_dirichlet_sphere(500, 5, seed=rng)
-    nn = one_nn_predict(x_tr, y_tr, x_te)
-    depths = [1, 2, 3, 4, 6, 8, 10, 15, 20, 30]
-    curves = {"1-NN": []}
-    for depth in depths:
-        pred = deep_kernel_predict(x_tr, y_tr, x_te, dual="hermite_2", depth=depth, kernel="nngp")
-        curves["1-NN"].append(agreement(pred, nn))
-    results["xi2_nngp"] = {"depths": depths, "agreement": curves}
-    bar.update()
-
-    n = 500 if quick else 2000
-    depths = [1, 3, 10, 30, 100, 200]
-    curves = {}
-    for d in (2, 3, 5):
-        rng = np.random.default_rng([0, d])
-        x_tr, y_tr = sample_dirichlet_sphere(n, d, seed=rng)
-        x_te, _ = sample_dirichlet_sphere(n, d, seed=rng)
-        hilbert = hilbert_kernel_predict(x_tr, y_tr, x_te)
-        curves[f"Hilbert d={d}"] = [
-            agreement(deep_kernel_predict(x_tr, y_tr, x_te, dual=f"{d}d_opt", depth=L, kernel="nngp"), hilbert)
-            for L in depths
-        ]
-    results["d_opt_nngp"] = {"depths": depths, "agreement": curves}
-    bar.update()
-    bar.close()
-    return results
+    return depth_sweep(quick)
 
 
 def make_figure(results):

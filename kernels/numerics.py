@@ -35,6 +35,8 @@ from array_api_compat import is_cupy_namespace, is_numpy_namespace
 from kernels.backend import array_namespace
 
 __all__ = [
+    "clip",
+    "log_abs",
     "safe_sqrt",
     "determinant",
     "clipped_correlation",
@@ -46,6 +48,22 @@ __all__ = [
     "log_softmax",
     "one_hot",
 ]
+
+
+def clip(x, lo, hi, xp=None):
+    """``min(max(x, lo), hi)`` elementwise (``xp.clip`` where the namespace has it)."""
+    xp = array_namespace(x) if xp is None else xp
+    if hasattr(xp, "clip"):
+        return xp.clip(x, lo, hi)
+    return xp.where(x < lo, lo, xp.where(x > hi, hi, x))
+
+
+def log_abs(x, xp=None):
+    """``log|x|`` with ``log 0 = -inf`` and no floating-point warning."""
+    xp = array_namespace(x) if xp is None else xp
+    ax = xp.abs(x)
+    zero = ax == 0
+    return xp.where(zero, -math.inf, xp.log(xp.where(zero, 1.0, ax)))
 
 
 def safe_sqrt(x, xp=None):
@@ -95,8 +113,6 @@ def normalized_angle(rho, xp=None):
     return xp.atan2(xp.sqrt((1.0 - rho) * (1.0 + rho)), rho)
 
 
-
-
 def arccos_j0(theta, xp=None):
     """Order-0 arc-cosine kernel ``(pi - theta) / pi`` (the ReLU NTK's derivative term), theta in [0, pi]."""
     xp = array_namespace(theta) if xp is None else xp
@@ -109,13 +125,22 @@ def arccos_j1(theta, xp=None):
     return (xp.sin(theta) + (math.pi - theta) * xp.cos(theta)) / math.pi
 
 
-def unit_rows(x, xp=None, *, name: str = "x"):
-    """Rows of ``x`` scaled to unit Euclidean norm; a zero row raises (its direction is undefined)."""
+def unit_rows(x, xp=None, *, name: str = "x", zero_rows: str = "raise"):
+    """Rows of ``x`` scaled to unit Euclidean norm.
+
+    A zero row has no direction: ``zero_rows="raise"`` (default) raises ``ValueError`` naming ``name``;
+    ``zero_rows="keep"`` leaves it zero (a kernel that is homogeneous in each input is then zero there).
+    """
     xp = array_namespace(x) if xp is None else xp
+    if zero_rows not in ("raise", "keep"):
+        raise ValueError(f"zero_rows must be 'raise' or 'keep', got {zero_rows!r}")
     norms = xp.linalg.vector_norm(x, axis=-1, keepdims=True)
-    if not bool(xp.all(norms > 0)):
-        raise ValueError(f"{name} has a row of zero norm: its direction (cosine similarity) is undefined")
-    return x / norms
+    positive = norms > 0
+    if zero_rows == "raise":
+        if not bool(xp.all(positive)):
+            raise ValueError(f"{name} has a row of zero norm: its direction (cosine similarity) is undefined")
+        return x / norms
+    return x / xp.where(positive, norms, xp.ones_like(norms))
 
 
 def log_softmax(z, axis: int = -1, xp=None):

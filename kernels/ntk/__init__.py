@@ -5,9 +5,12 @@ PNAS 2023, arXiv 2204.14126.
 
 * :mod:`.activations`: closed-form dual activations (T, Tdot) and Gauss-Hermite quadrature for any callable
 * :mod:`.fc`: fc_kernel: the NNGP and NTK of a fully connected network
-* :mod:`.duals`: normalised duals, their regime and exponent beta, consistent activations, depth tables
-* :mod:`.baselines`: 1-NN, majority vote, Hilbert and singular kernel classifiers, the paper's Dirichlet data
-* :mod:`.classifiers`: kernel interpolation with deep and infinite-depth kernels
+* :mod:`.duals`: normalised duals, their regime and exponent beta, consistent activations
+* :mod:`.depth`: the deep recursions of the cosine and their depth tables (the one tabulation engine)
+* :mod:`.classifiers`: kernel interpolation with deep kernels, the infinite-depth limits, 1-NN, majority
+  vote, Hilbert and singular kernel rules
+
+The paper's Dirichlet data, its Bayes rule, accuracy/agreement and the depth sweep are in :mod:`theory.ntk`.
 * :mod:`.dynamics`: gp_inference, gradient_descent_mse_ensemble, NTKRegressor, NTKClassifier
 """
 
@@ -47,24 +50,19 @@ from .duals import (
     sine_beta,
     sine_parameter_for_dimension,
     consistent_dual,
+)
+from .depth import (
     nngp_ntk,
     log_nngp_ntk,
     DepthTable,
     tabulate_depth,
 )
-from .baselines import (
-    DIRICHLET_ALPHAS,
-    sample_dirichlet_sphere,
+from .classifiers import (
     majority_vote_predict,
     one_nn_predict,
     singular_kernel_predict,
     hilbert_kernel_predict,
-    dirichlet_bayes_predict,
-    accuracy,
-    agreement,
     half_squared_distances,
-)
-from .classifiers import (
     cosines,
     normalized_kernel,
     kernel_interpolation_predict,
@@ -74,7 +72,7 @@ from .classifiers import (
 )
 from .dynamics import (
     Gaussian,
-    gp_posterior,
+    gp_inference,
     gradient_descent_mse_ensemble,
     fc_kernel_diagonal,
     NTKRegressor,
@@ -117,15 +115,10 @@ __all__ = [
     "log_nngp_ntk",
     "DepthTable",
     "tabulate_depth",
-    "DIRICHLET_ALPHAS",
-    "sample_dirichlet_sphere",
     "majority_vote_predict",
     "one_nn_predict",
     "singular_kernel_predict",
     "hilbert_kernel_predict",
-    "dirichlet_bayes_predict",
-    "accuracy",
-    "agreement",
     "half_squared_distances",
     "cosines",
     "normalized_kernel",
@@ -134,7 +127,7 @@ __all__ = [
     "infinite_depth_predict",
     "limit_name",
     "Gaussian",
-    "gp_posterior",
+    "gp_inference",
     "gradient_descent_mse_ensemble",
     "fc_kernel_diagonal",
     "NTKRegressor",

@@ -16,16 +16,36 @@ The sign of y^T K^(-1) k(x) does not change when k(x) is scaled by a positive nu
 1-NN regime (kernels that underflow like xi^(k^L)) the test kernel is evaluated in the log domain and
 each test column is rescaled by its largest entry before the solve.  The NTK is used as K^L / K^L(1),
 which never overflows.
+
+Baselines (the limits themselves, and the rules they are compared with):
+
+* Majority vote: sign(sum_i y_i) (the infinite-depth limit when phĭ(0) > 0).
+* 1-nearest neighbour on the sphere: the label of the training point of largest cosine (the limit when
+  phĭ(0) = phĭ'(0) = 0).
+* Singular-kernel (Nadaraya-Watson) rule sign(sum_i y_i (1 - x.x_i)^(-beta)) (the limit when
+  0 < phĭ'(0) < 1); on S^(d-1) with beta = (d - 1)/2 it is the Hilbert (Devroye) kernel rule
+  sign(sum_i y_i ||x - x_i||^(-(d-1))), which is Bayes-consistent.  Weights are combined in the log
+  domain (log-sum-exp per class) and a test point equal to training points takes their vote.
+
+Labels are +1 / -1 throughout.
 """
 
 from __future__ import annotations
 
+import math
+
 from kernels.backend import array_namespace, asarray
-from kernels.ntk.baselines import majority_vote_predict, one_nn_predict, singular_kernel_predict
-from kernels.ntk.duals import DepthTable, beta_exponent, get_dual, regime, tabulate_depth
-from kernels.validation import check_matrix, check_same_length
+from kernels.ntk.depth import DepthTable, tabulate_depth
+from kernels.ntk.duals import beta_exponent, get_dual, regime
+from kernels.numerics import unit_rows
+from kernels.validation import check_matrix, check_positive, check_positive_int, check_same_length
 
 __all__ = [
+    "majority_vote_predict",
+    "one_nn_predict",
+    "singular_kernel_predict",
+    "hilbert_kernel_predict",
+    "half_squared_distances",
     "cosines",
     "normalized_kernel",
     "kernel_interpolation_predict",
@@ -37,18 +57,116 @@ __all__ = [
 _KERNELS = ("nngp", "ntk")
 
 
+# --- baseline rules -------------------------------------------------------------------------
+
+
+def _check_labels(y, name="y_train"):
+    xp = array_namespace(y)
+    if not bool(xp.all((y == 1.0) | (y == -1.0))):
+        raise ValueError(f"{name} must hold labels +1 or -1 only")
+    return y
+
+
+def majority_vote_predict(y_train, n_test: int):
+    """sign(sum_i y_i) for every test point (ties: +1)."""
+    y_train = _check_labels(asarray(y_train, name="y_train"))
+    xp = array_namespace(y_train)
+    label = 1.0 if float(xp.sum(y_train)) >= 0 else -1.0
+    return xp.full((check_positive_int(n_test, "n_test", minimum=0),), label, dtype=y_train.dtype)
+
+
+def _prepare(x_train, y_train, x_test):
+    x_train = check_matrix(asarray(x_train, name="x_train"), "x_train")
+    x_test = check_matrix(asarray(x_test, name="x_test"), "x_test")
+    y_train = _check_labels(asarray(y_train, name="y_train"))
+    check_same_length(x_train, y_train, "x_train", "y_train")
+    if x_train.shape[1] != x_test.shape[1]:
+        raise ValueError(f"x_train and x_test must have the same number of columns, got {x_train.shape[1]} and {x_test.shape[1]}")
+    return x_train, y_train, x_test, array_namespace(x_train, x_test)
+
+
+def one_nn_predict(x_train, y_train, x_test):
+    """Label of the training point with the largest cosine to each test point (first on ties)."""
+    x_train, y_train, x_test, xp = _prepare(x_train, y_train, x_test)
+    cosines = unit_rows(x_test, xp, name="x_test") @ unit_rows(x_train, xp, name="x_train").T
+    return xp.take(y_train, xp.argmax(cosines, axis=1))
+
+
+def singular_kernel_predict(x_train, y_train, x_test, beta: float):
+    """sign(sum_i y_i (1 - x.x_i)^(-beta)) on the unit sphere, combined in the log domain.
+
+    A test point that coincides with training points (cosine 1) takes the sum of their labels
+    (the limit of the rule); an exact tie of the two classes predicts +1.
+    """
+    beta = check_positive(beta, "beta")
+    x_train, y_train, x_test, xp = _prepare(x_train, y_train, x_test)
+    cos_gap = half_squared_distances(unit_rows(x_test, xp, name="x_test"), unit_rows(x_train, xp, name="x_train"))
+    coincide = cos_gap <= 0.0
+    log_w = -beta * xp.log(xp.where(coincide, 1.0, cos_gap))
+    log_w = xp.where(coincide, math.inf, log_w)
+    pos = y_train > 0
+    score = _log_sum(xp, xp.where(pos[None, :], log_w, -math.inf)) - _log_sum(
+        xp, xp.where(pos[None, :], -math.inf, log_w)
+    )
+    # rows with an exact match: vote of the coinciding training points
+    exact = xp.any(coincide, axis=1)
+    vote = xp.sum(xp.where(coincide, y_train[None, :], 0.0), axis=1)
+    decision = xp.where(exact, vote, xp.where(xp.isnan(score), 0.0, score))
+    return _labels(xp, decision >= 0)
+
+
+def half_squared_distances(a, b, *, block_elements: int = 1 << 22):
+    """||a_i - b_j||^2 / 2 (= 1 - a_i.b_j for unit vectors) from coordinate differences, in row blocks.
+
+    Unlike 1 - a.b this keeps full relative accuracy for nearby points, where singular kernels live.
+    """
+    xp = array_namespace(a, b)
+    rows = max(1, block_elements // max(1, b.shape[0] * b.shape[1]))
+    parts = []
+    for lo in range(0, a.shape[0], rows):
+        diff = a[lo : min(lo + rows, a.shape[0]), None, :] - b[None, :, :]
+        parts.append(xp.sum(diff * diff, axis=2) / 2.0)
+    return parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)
+
+
+def _labels(xp, positive):
+    """+1 where ``positive`` holds, else -1."""
+    return 2.0 * xp.astype(positive, xp.float64) - 1.0
+
+
+def _log_sum(xp, log_w):
+    """Row-wise log sum exp, -inf for empty rows, +inf where a weight is infinite."""
+    m = xp.max(log_w, axis=1, keepdims=True)
+    finite = xp.isfinite(m)
+    m0 = xp.where(finite, m, 0.0)
+    s = xp.sum(xp.exp(xp.where(finite, log_w - m0, -math.inf)), axis=1)
+    return xp.where(finite[:, 0], m0[:, 0] + xp.log(s), m[:, 0])
+
+
+def hilbert_kernel_predict(x_train, y_train, x_test):
+    """The Hilbert (Devroye) kernel rule sign(sum_i y_i ||x - x_i||^(-(d-1))) on S^(d-1), d = x.shape[1]."""
+    d = asarray(x_train, name="x_train").shape[1]
+    if d < 2:
+        raise ValueError(f"x_train must have at least 2 columns (points on S^(d-1)), got {d}")
+    # ||x - x_i||^2 = 2 (1 - x.x_i): the power -(d-1)/2 of (1 - x.x_i)
+    return singular_kernel_predict(x_train, y_train, x_test, beta=(d - 1) / 2)
+
+
+# --- deep and infinitely deep kernel rules ------------------------------------------------------
+
+
 def cosines(x1, x2=None):
     """Cosines of the angles between the rows of ``x1`` and ``x2`` (default ``x1``), clipped to [-1, 1]."""
     x1 = check_matrix(asarray(x1, name="x1"), "x1")
     xp = array_namespace(x1)
-    u1 = x1 / xp.linalg.vector_norm(x1, axis=1, keepdims=True)
+    u1 = unit_rows(x1, xp, name="x1")
     if x2 is None:
         u2 = u1
     else:
         x2 = check_matrix(asarray(x2, name="x2"), "x2")
         if x2.shape[1] != x1.shape[1]:
             raise ValueError(f"x1 and x2 must have the same number of columns, got {x1.shape[1]} and {x2.shape[1]}")
-        u2 = x2 / xp.linalg.vector_norm(x2, axis=1, keepdims=True)
+        u2 = unit_rows(x2, xp, name="x2")
     c = xp.clip(u1 @ u2.T, -1.0, 1.0)
     if x2 is None:  # the diagonal is exactly 1, whatever the rounding of the norms
         n = c.shape[0]

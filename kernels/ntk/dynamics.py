@@ -21,7 +21,7 @@ and ``t`` test indices, ``y`` the targets with ``N = y.size`` entries, ``eta`` t
   NTK:  as above with ``T = Theta_td V diag(e_s) V^T``.
   Where ``l = 0`` exactly, ``e_s`` takes its limit ``s / N`` (neural-tangents divides 0 by 0 there).
 
-:func:`gp_posterior` is the pure function on precomputed kernels; :func:`gradient_descent_mse_ensemble`
+:func:`gp_inference` is the pure function on precomputed kernels; :func:`gradient_descent_mse_ensemble`
 computes the kernels of a fully connected network with :func:`kernels.ntk.fc.fc_kernel` first.
 :class:`NTKRegressor` and :class:`NTKClassifier` are scikit-learn style shells around them
 (``get_params``/``set_params`` are provided here, so scikit-learn is not needed to import this module).
@@ -44,7 +44,7 @@ from kernels.validation import check_matrix, check_positive, check_positive_int
 
 __all__ = [
     "Gaussian",
-    "gp_posterior",
+    "gp_inference",
     "gradient_descent_mse_ensemble",
     "fc_kernel_diagonal",
     "NTKRegressor",
@@ -102,7 +102,7 @@ class _Solver:
         return v @ (weights[:, None] * (v.T @ b))
 
 
-def gp_posterior(
+def gp_inference(
     k_train_train: FCKernel,
     k_test_train: FCKernel,
     y_train,
@@ -237,7 +237,7 @@ def gradient_descent_mse_ensemble(
     diag_reg_absolute_scale: bool = False,
     compute_cov: bool = False,
 ) -> Gaussian:
-    """:func:`gp_posterior` for the fully connected network of :func:`kernels.ntk.fc.fc_kernel`
+    """:func:`gp_inference` for the fully connected network of :func:`kernels.ntk.fc.fc_kernel`
     (neural-tangents ``gradient_descent_mse_ensemble(kernel_fn, x_train, y_train, ...)(t, x_test, get,
     compute_cov)``)."""
     kernel_args = dict(depth=depth, activation=activation, W_std=W_std, b_std=b_std)
@@ -245,7 +245,7 @@ def gradient_descent_mse_ensemble(
     k_dd = fc_kernel(x_train, None, get=needs, **kernel_args)
     k_td = fc_kernel(x_test, x_train, get=needs, **kernel_args)
     nngp_tt = fc_kernel(x_test, None, get="nngp", **kernel_args).nngp if compute_cov else None
-    return gp_posterior(
+    return gp_inference(
         k_dd, k_td, y_train, get=get, t=t, learning_rate=learning_rate, diag_reg=diag_reg,
         diag_reg_absolute_scale=diag_reg_absolute_scale, nngp_test_test=nngp_tt,
     )
@@ -328,7 +328,7 @@ class _FCKernelMachine(_ParamsMixin):
         nngp_tt = None
         if return_cov:
             nngp_tt = fc_kernel_diagonal(X, **self._kernel_args())[0]
-        return gp_posterior(
+        return gp_inference(
             self.k_train_train_, k_td, self.targets_, get=self.kernel, t=self.t,
             learning_rate=self.learning_rate, diag_reg=self.diag_reg,
             diag_reg_absolute_scale=self.diag_reg_absolute_scale, nngp_test_test=nngp_tt,

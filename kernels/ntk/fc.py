@@ -49,10 +49,11 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
+from kernels.backend import array_namespace, asarray
 from kernels.ntk.activations import Quadrature, get_activation
-from kernels.backend import array_namespace, asarray, to_numpy
+from kernels.ntk.depth import tabulate_depth
+from kernels.ntk.duals import abrelu_dual
+from kernels.numerics import clip, unit_rows
 from kernels.validation import check_matrix, check_positive, check_positive_int
 
 __all__ = ["FCKernel", "fc_kernel"]
@@ -117,107 +118,6 @@ def _direct_block(cov, var1, var2, rows, act, depth, sw2, sb2, want_ntk, xp):
     return nngp, ntk
 
 
-_MIN_HALF_GRID = 4097  # nodes per half of [-1, 1]
-_DIRECT_NODE_WORK = 50_000_000  # nodes x depth below which the nodes come from the direct recursion
-
-
-def _normalized_recursion(act, rho, depth):
-    """Sigma^depth and K^depth of the normalised recursion at the cosines ``rho`` (numpy, direct)."""
-    sigma, ntk = rho, rho
-    for _ in range(depth):
-        value, slope = act.normalized_dual(sigma)
-        ntk = value + ntk * slope
-        sigma = np.clip(value, -1.0, 1.0)
-    return sigma, ntk
-
-
-def _exact_inverse_vandermonde(nodes):
-    """Inverse of the increasing Vandermonde matrix of small integer nodes, in exact rationals."""
-    from fractions import Fraction
-
-    n = len(nodes)
-    a = [[Fraction(int(x)) ** j for j in range(n)] + [Fraction(int(i == r)) for i in range(n)] for r, x in enumerate(nodes)]
-    for col in range(n):
-        pivot = next(r for r in range(col, n) if a[r][col] != 0)
-        a[col], a[pivot] = a[pivot], a[col]
-        a[col] = [v / a[col][col] for v in a[col]]
-        for r in range(n):
-            if r != col and a[r][col] != 0:
-                a[r] = [v - a[r][col] * w for v, w in zip(a[r], a[col])]
-    return np.array([[float(v) for v in row[n:]] for row in a])
-
-
-class _CosineMap:
-    """The depth-L maps ``rho -> (Sigma^L(rho), K^L(rho))`` as piecewise cubics, cheap to evaluate.
-
-    Each half ``rho >= 0`` / ``rho < 0`` is parametrised by ``s = v^(1/2)``, ``v = sqrt((1 - |rho|) / 2)``
-    (the sine of half the angle to ``+-1``): the maps are analytic in ``v`` up to ``|rho| = 1`` although
-    they have ``sqrt(1 - rho^2)`` singularities in ``rho``, and at depth ``L`` they vary on the scale
-    ``v ~ 1/L`` near ``v = 0``, which a grid uniform in ``s`` resolves with ``O(L^(1/2))`` nodes.  Each
-    interval stores the cubic through the four nearest nodes (4-point Lagrange), so an evaluation is two
-    square roots, one index computation, four gathers and a Horner step per output.  Node values come from the direct
-    normalised recursion when ``nodes x depth`` is small, else from
-    :func:`kernels.ntk.duals.tabulate_depth` (accurate to ~1e-12 against the direct recursion).
-    """
-
-    def __init__(self, act, depth):
-        g = max(_MIN_HALF_GRID, int(math.ceil(300.0 * math.sqrt(depth))))
-        self.step = 0.5**0.25 / (g - 1)  # s runs from 0 (rho = +-1) to (1/sqrt 2)^(1/2) (rho = 0)
-        v = (np.arange(g) * self.step) ** 2
-        half = 1.0 - 2.0 * v * v
-        half[-1] = 0.0
-        rho = np.concatenate([half, -half])
-        if rho.size * depth <= _DIRECT_NODE_WORK:
-            sigma, ntk = _normalized_recursion(act, rho, depth)
-        else:
-            from kernels.ntk.duals import tabulate_depth
-
-            table = tabulate_depth(
-                lambda r: act.normalized_dual(r)[0], depth, dual_derivative=lambda r: act.normalized_dual(r)[1]
-            )
-            sigma, ntk = (np.asarray(to_numpy(a)) for a in table(rho))
-        self.sigma = self._cubic_coefficients(sigma, g)
-        self.ntk = self._cubic_coefficients(ntk, g)
-        self.intervals = g - 1
-
-    @staticmethod
-    def _cubic_coefficients(values, g):
-        """Per interval ``[v_i, v_(i+1)]`` the monomial coefficients in ``t = (v - v_i)/h``, shape (4, 2(g-1))."""
-        out = []
-        for half in (values[:g], values[g:]):
-            first = np.clip(np.arange(g - 1) - 1, 0, g - 4)
-            offsets = np.arange(g - 1) - first  # position of t = 0 in the stencil: 1 inside, 0 or 2 at the ends
-            stencil = half[first[:, None] + np.arange(4)[None, :]]
-            coefficients = np.empty((4, g - 1))
-            for offset in np.unique(offsets):
-                nodes = np.arange(4) - offset
-                vandermonde_inverse = _exact_inverse_vandermonde(nodes)
-                rows = offsets == offset
-                coefficients[:, rows] = vandermonde_inverse @ stencil[rows].T
-            out.append(coefficients)
-        return np.concatenate(out, axis=1)
-
-    def __call__(self, rho, xp, want=(True, True)):
-        shape = rho.shape
-        rho = xp.reshape(rho, (-1,))
-        t = xp.sqrt(xp.sqrt((1.0 - xp.abs(rho)) * 0.5)) * (1.0 / self.step)
-        start = xp.minimum(xp.floor(t), float(self.intervals - 1))
-        frac = t - start
-        index = xp.astype(start, xp.int64) + xp.astype(rho < 0, xp.int64) * self.intervals
-        device = getattr(rho, "device", None)
-        out = []
-        for coefficients, wanted in zip((self.sigma, self.ntk), want):
-            if not wanted:
-                out.append(None)
-                continue
-            c = [xp.asarray(row, dtype=rho.dtype, device=device) for row in coefficients]
-            value = xp.take(c[3], index)
-            for k in (2, 1, 0):
-                value = value * frac + xp.take(c[k], index)
-            out.append(xp.reshape(value, shape))
-        return out
-
-
 def fc_kernel(
     x1,
     x2=None,
@@ -234,20 +134,69 @@ def fc_kernel(
 
     Parameters
     ----------
-    x1, x2 : arrays of shape ``(n1, d)`` and ``(n2, d)`` (any array-API namespace; ``x2=None`` means
-        ``x1``).  float32 inputs give float32 kernels, everything else float64.
-    depth : number of hidden layers (activations), ``>= 0``.
-    activation : a name (``"relu"``, ``"erf"``, ...), an :class:`~kernels.ntk.activations.Activation`
-        or a callable (evaluated by Gauss-Hermite quadrature).
-    W_std, b_std : weight and bias standard deviations of every Dense layer.
-    block_size : rows per block (default: about 4e6 entries per block).
-    get : ``"nngp"``, ``"ntk"`` or both (default); what is not requested is not computed.
-    method : ``"auto"``, ``"direct"`` or ``"table"`` (see the module docstring).
+    x1, x2 : arrays of shape ``(n1, d)`` and ``(n2, d)``
+        Inputs (any array-API namespace; ``x2=None`` means ``x1``).  float32 inputs give float32
+        kernels, everything else float64.
+    depth : int
+        Number of hidden layers (activations), ``>= 0``.
+    activation : str, Activation or callable
+        A name (``"relu"``, ``"erf"``, ...), an :class:`~kernels.ntk.activations.Activation` or a
+        callable (evaluated by Gauss-Hermite quadrature).
+    W_std, b_std : float
+        Weight and bias standard deviations of every Dense layer.
+    block_size : int, optional
+        Rows per block (default: about 4e6 entries per block).
+    get : str or tuple
+        ``"nngp"``, ``"ntk"`` or both (default); what is not requested is not computed.
+    method : str
+        ``"auto"``, ``"direct"`` or ``"table"`` (see the module docstring).
 
     Returns
     -------
-    FCKernel with ``.nngp`` and ``.ntk`` of shape ``(n1, n2)`` in the namespace of ``x1``.
+    FCKernel
+        ``.nngp`` and ``.ntk`` of shape ``(n1, n2)`` in the namespace of ``x1``.
     """
+    spec = _resolve(activation, depth, W_std, b_std, get, method)
+    x1, x2, same, xp = _check_inputs(x1, x2)
+    n1, n2 = x1.shape[0], x2.shape[0]
+    block_size = _block_size(block_size, n2, spec.act)
+    block_fn = _table_block_fn(spec, x1, x2, same, xp) if spec.use_table else _direct_block_fn(spec, x1, x2, same, xp)
+    out = [None, None]
+    for start in range(0, n1, block_size):
+        stop = min(start + block_size, n1)
+        block = block_fn(start, stop)
+        if stop - start == n1:  # one block: no copy
+            return FCKernel(nngp=block[0], ntk=block[1])
+        for i, mat in enumerate(block):
+            if mat is not None:
+                if out[i] is None:
+                    out[i] = xp.zeros((n1, n2), dtype=x1.dtype, device=getattr(x1, "device", None))
+                out[i][start:stop, :] = mat
+    return FCKernel(nngp=out[0], ntk=out[1])
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """The validated network: activation, depth, variances and what to compute."""
+
+    act: Any
+    depth: int
+    W_std: float
+    b_std: float
+    want_nngp: bool
+    want_ntk: bool
+    use_table: bool
+
+    @property
+    def sw2(self):
+        return self.W_std * self.W_std
+
+    @property
+    def sb2(self):
+        return self.b_std * self.b_std
+
+
+def _resolve(activation, depth, W_std, b_std, get, method) -> _Spec:
     act = get_activation(activation)
     depth = check_positive_int(depth, "depth", minimum=0)
     W_std = check_positive(W_std, "W_std")
@@ -255,20 +204,6 @@ def fc_kernel(
     want_nngp, want_ntk = _normalize_get(get)
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
-
-    xp = array_namespace(x1)
-    x1 = check_matrix(asarray(x1, xp=xp, name="x1"), "x1")
-    same = x2 is None or x2 is x1
-    x2 = x1 if same else check_matrix(asarray(x2, xp=xp, dtype=str(x1.dtype).rsplit(".", 1)[-1], name="x2"), "x2")
-    if x2.shape[1] != x1.shape[1]:
-        raise ValueError(f"x1 and x2 must have the same number of columns, got {x1.shape[1]} and {x2.shape[1]}")
-    n1, n2, d = x1.shape[0], x2.shape[0], x1.shape[1]
-    if block_size is None:
-        block_size = max(1, _BLOCK_ENTRIES // max(n2, 1))
-        if isinstance(act, Quadrature):
-            block_size = max(1, block_size // act.degree)
-    block_size = check_positive_int(block_size, "block_size")
-
     homogeneous = bool(getattr(act, "homogeneous", False)) and b_std == 0.0
     if method == "table" and not homogeneous:
         raise ValueError(
@@ -276,53 +211,74 @@ def fc_kernel(
             f"got activation={act!r}, b_std={b_std}"
         )
     use_table = method == "table" or (method == "auto" and homogeneous and depth >= 4)
+    return _Spec(act, depth, W_std, b_std, want_nngp, want_ntk, use_table)
 
-    sw2, sb2 = W_std * W_std, b_std * b_std
+
+def _check_inputs(x1, x2):
+    xp = array_namespace(x1)
+    x1 = check_matrix(asarray(x1, xp=xp, name="x1"), "x1")
+    same = x2 is None or x2 is x1
+    x2 = x1 if same else check_matrix(asarray(x2, xp=xp, dtype=str(x1.dtype).rsplit(".", 1)[-1], name="x2"), "x2")
+    if x2.shape[1] != x1.shape[1]:
+        raise ValueError(f"x1 and x2 must have the same number of columns, got {x1.shape[1]} and {x2.shape[1]}")
+    return x1, x2, same, xp
+
+
+def _block_size(block_size, n2, act):
+    if block_size is None:
+        block_size = max(1, _BLOCK_ENTRIES // max(n2, 1))
+        if isinstance(act, Quadrature):
+            block_size = max(1, block_size // act.degree)
+    return check_positive_int(block_size, "block_size")
+
+
+def _table_block_fn(spec, x1, x2, same, xp):
+    """Row blocks by the depth table: ``scale |x1| |x2| (Sigma^L, K^L)(rho0)``."""
+    d = x1.shape[1]
+    table, scale = _table_and_scale(spec.act, spec.depth, spec.sw2)
+    norm1 = xp.sqrt(xp.sum(x1 * x1, axis=1) / d)
+    norm2 = norm1 if same else xp.sqrt(xp.sum(x2 * x2, axis=1) / d)
+    # rows scaled to unit norm, so one product gives the correlations; zero rows get a zero kernel
+    unit1 = unit_rows(x1, xp, name="x1", zero_rows="keep")
+    unit2_t = (unit1 if same else unit_rows(x2, xp, name="x2", zero_rows="keep")).T
+    device = getattr(x1, "device", None)
+
+    def block(start, stop):
+        rho = clip(unit1[start:stop, :] @ unit2_t, -1.0, 1.0, xp)
+        # a Gram diagonal of 1 - ulp would cost ~1e-8: the NTK map has a kink sqrt(1 - rho) at 1
+        rows = slice(start, stop) if same else None
+        rho = _set_diagonal(rho, rows, _block_eye(rows, xp, device), 1.0, xp)
+        sigma_l, k_l = table(rho)
+        root = (scale * norm1[start:stop])[:, None] * norm2[None, :]
+        return (root * sigma_l if spec.want_nngp else None, root * k_l if spec.want_ntk else None)
+
+    return block
+
+
+def _direct_block_fn(spec, x1, x2, same, xp):
+    """Row blocks by the layer-by-layer recursion; non-finite results raise naming W_std and b_std."""
+    d = x1.shape[1]
     var1_all = xp.sum(x1 * x1, axis=1) / d
     var2_all = var1_all if same else xp.sum(x2 * x2, axis=1) / d
-    device = getattr(x1, "device", None)
-    if use_table:
-        table, scale = _table_and_scale(act, depth, sw2)
-        # rows scaled to unit norm, so one product gives the correlations; zero rows get a zero kernel
-        norm1 = xp.sqrt(var1_all)
-        norm2 = norm1 if same else xp.sqrt(var2_all)
-        unit1 = x1 * xp.where(norm1 > 0, 1.0 / xp.where(norm1 > 0, norm1, 1.0), 0.0)[:, None]
-        unit2 = unit1 if same else x2 * xp.where(norm2 > 0, 1.0 / xp.where(norm2 > 0, norm2, 1.0), 0.0)[:, None]
-        unit2_t = unit2.T / d
 
-    blocks = []
-    for start in range(0, n1, block_size):
-        stop = min(start + block_size, n1)
-        if use_table:
-            rho = xp.minimum(xp.maximum(unit1[start:stop, :] @ unit2_t, -1.0), 1.0)
-            # a Gram diagonal of 1 - ulp would cost ~1e-8: the NTK map has a kink sqrt(1 - rho) at 1
-            rows = slice(start, stop) if same else None
-            rho = _set_diagonal(rho, rows, _block_eye(rows, xp, device), 1.0, xp)
-            sigma_l, k_l = table(rho, xp, want=(want_nngp, want_ntk))
-            root = (scale * norm1[start:stop])[:, None] * norm2[None, :]
-            block = (root * sigma_l if want_nngp else None, root * k_l if want_ntk else None)
-        else:
-            cov = (x1[start:stop, :] @ x2.T) / d
-            rows = slice(start, stop) if same else None
-            block = _direct_block(cov, var1_all[start:stop], var2_all, rows, act, depth, sw2, sb2, want_ntk, xp)
-            for name, mat in zip(("nngp", "ntk"), block):
-                if mat is not None and not bool(xp.all(xp.isfinite(mat))):
-                    raise FloatingPointError(
-                        f"the {name} kernel is not finite at depth {depth} (activation={act!r}, W_std={W_std}, "
-                        f"b_std={b_std}): the exact values exceed the float range"
-                    )
-        if stop - start == n1:  # one block: no copy
-            return FCKernel(nngp=block[0] if want_nngp else None, ntk=block[1] if want_ntk else None)
-        if not blocks:
-            blocks = [xp.zeros((n1, n2), dtype=x1.dtype, device=device) if want else None for want in (want_nngp, want_ntk)]
-        for out, mat in zip(blocks, block):
-            if out is not None:
-                out[start:stop, :] = mat
-    return FCKernel(nngp=blocks[0], ntk=blocks[1])
+    def block(start, stop):
+        cov = (x1[start:stop, :] @ x2.T) / d
+        rows = slice(start, stop) if same else None
+        out = _direct_block(cov, var1_all[start:stop], var2_all, rows, spec.act, spec.depth, spec.sw2, spec.sb2,
+                            spec.want_ntk, xp)
+        for name, mat in zip(("nngp", "ntk"), out):
+            if mat is not None and not bool(xp.all(xp.isfinite(mat))):
+                raise FloatingPointError(
+                    f"the {name} kernel is not finite at depth {spec.depth} (activation={spec.act!r}, "
+                    f"W_std={spec.W_std}, b_std={spec.b_std}): the exact values exceed the float range"
+                )
+        return (out[0] if spec.want_nngp else None, out[1] if spec.want_ntk else None)
+
+    return block
 
 
 def _table_and_scale(act, depth, sw2):
-    """The cosine map of ``act`` at ``depth`` and the factor ``W_std^2 (W_std^2 c)^depth``."""
+    """The depth table of ``act``'s normalised dual and the factor ``W_std^2 (W_std^2 c)^depth``."""
     gain = sw2 * act.dual_scale
     try:
         scale = sw2 * gain**depth
@@ -333,9 +289,9 @@ def _table_and_scale(act, depth, sw2):
             f"the kernel overflows float64 at depth {depth}: it scales like (W_std^2 (a^2+b^2)/2)^depth = "
             f"{gain}^{depth}; use W_std = {math.sqrt(1.0 / act.dual_scale):.6g} for a depth-stable scale"
         )
-    return _cached_map(act, depth), scale
+    return _cached_table(float(act.a), float(act.b), depth), scale
 
 
 @functools.lru_cache(maxsize=16)
-def _cached_map(act, depth):
-    return _CosineMap(act, depth)
+def _cached_table(a, b, depth):
+    return tabulate_depth(abrelu_dual(a, b), depth)

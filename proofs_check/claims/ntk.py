@@ -6,7 +6,7 @@
 ``ntk.xi2_matches_one_nn``: the xi^2 dual agrees 100% with 1-NN for L >= 15 (log-domain kernel).
 ``ntk.relu_ntk_majority_vote``: ReLU NTK at L = 5e4 agrees >= 97% with majority vote (40/60 split) and
 100% with 1-NN at L = 10.
-Accuracies are reported next to the Bayes-optimal one.  Data: :func:`kernels.ntk.baselines.sample_dirichlet_sphere`.
+Accuracies are reported next to the Bayes-optimal one.  Data: :func:`theory.ntk.data.sample_dirichlet_sphere`.
 """
 
 from __future__ import annotations
@@ -15,17 +15,10 @@ import math
 
 import numpy as np
 
-from kernels.ntk.baselines import (
-    accuracy,
-    agreement,
-    dirichlet_bayes_predict,
-    hilbert_kernel_predict,
-    majority_vote_predict,
-    one_nn_predict,
-    sample_dirichlet_sphere,
-)
-from kernels.ntk.classifiers import deep_kernel_predict
+from kernels.ntk.classifiers import deep_kernel_predict, hilbert_kernel_predict, majority_vote_predict, one_nn_predict
 from kernels.ntk.duals import beta_exponent, consistent_dual, sine_beta, sine_parameter_for_dimension
+from theory.ntk.data import dirichlet_bayes_predict, sample_dirichlet_sphere
+from theory.ntk.metrics import accuracy, agreement
 
 from proofs_check.papers import NTK_CONSISTENCY
 from proofs_check.registry import Outcome, claim
@@ -117,8 +110,8 @@ def nngp_d_opt_matches_hilbert(params, xp):
     agree, acc, acc_hilbert, acc_bayes = {}, {}, {}, {}
     for d in params["dims"]:
         rng = np.random.default_rng([params["seed"], d])
-        x_train, y_train = sample_dirichlet_sphere(n, d, seed=rng)
-        x_test, y_test = sample_dirichlet_sphere(n, d, seed=rng)
+        x_train, y_train = sample_dirichlet_sphere(n, d, rng=rng)
+        x_test, y_test = sample_dirichlet_sphere(n, d, rng=rng)
         xtr, ytr, xte, yte = _to(xp, x_train, y_train, x_test, y_test)
         pred = deep_kernel_predict(xtr, ytr, xte, dual=f"{d}d_opt", depth=depth, kernel="nngp")
         hilbert = hilbert_kernel_predict(xtr, ytr, xte)
@@ -147,8 +140,8 @@ def nngp_d_opt_matches_hilbert(params, xp):
 )
 def xi2_matches_one_nn(params, xp):
     rng = np.random.default_rng(params["seed"])
-    x_train, y_train = sample_dirichlet_sphere(params["n"], params["d"], seed=rng)
-    x_test, y_test = sample_dirichlet_sphere(params["n"], params["d"], seed=rng)
+    x_train, y_train = sample_dirichlet_sphere(params["n"], params["d"], rng=rng)
+    x_test, y_test = sample_dirichlet_sphere(params["n"], params["d"], rng=rng)
     xtr, ytr, xte, yte = _to(xp, x_train, y_train, x_test, y_test)
     nn = one_nn_predict(xtr, ytr, xte)
     agree = {}
@@ -179,8 +172,8 @@ def relu_ntk_majority_vote(params, xp):
     vs_majority = {str(L): [] for L in params["depths"]}
     vs_one_nn_at_10, acc_deep, acc_bayes = [], [], []
     for seed in params["seeds"]:
-        x_train, y_train = sample_dirichlet_sphere(100, 2, seed=1000 + seed, n_positive=40)
-        x_test, y_test = sample_dirichlet_sphere(500, 2, seed=2000 + seed)
+        x_train, y_train = sample_dirichlet_sphere(100, 2, rng=1000 + seed, n_positive=40)
+        x_test, y_test = sample_dirichlet_sphere(500, 2, rng=2000 + seed)
         xtr, ytr, xte, yte = _to(xp, x_train, y_train, x_test, y_test)
         majority = majority_vote_predict(ytr, 500)
         nn = one_nn_predict(xtr, ytr, xte)

@@ -11,7 +11,7 @@ from kernels.ntk.dynamics import (
     NTKClassifier,
     NTKRegressor,
     fc_kernel_diagonal,
-    gp_posterior,
+    gp_inference,
     gradient_descent_mse_ensemble,
 )
 from kernels.ntk.fc import fc_kernel
@@ -38,28 +38,28 @@ def test_finite_time_mean_matches_matrix_exponential(problem, get):
     k = getattr(k_dd, get)
     t, eta = 3.0, 0.5
     expected = getattr(k_td, get) @ np.linalg.solve(k, (np.eye(15) - scipy.linalg.expm(-eta * t * k / 15)) @ y)
-    got = gp_posterior(k_dd, k_td, y, get=get, t=t, learning_rate=eta).mean
+    got = gp_inference(k_dd, k_td, y, get=get, t=t, learning_rate=eta).mean
     np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.parametrize("get", ["nngp", "ntk"])
 def test_time_limits(problem, get):
     _, _, y, k_dd, k_td, nngp_tt = problem
-    start = gp_posterior(k_dd, k_td, y, get=get, t=0.0, nngp_test_test=nngp_tt)
+    start = gp_inference(k_dd, k_td, y, get=get, t=0.0, nngp_test_test=nngp_tt)
     np.testing.assert_array_equal(start.mean, 0.0)
     np.testing.assert_allclose(start.covariance, nngp_tt, rtol=1e-13, atol=1e-14)  # the prior at t = 0
-    late = gp_posterior(k_dd, k_td, y, get=get, t=1e9, diag_reg=1e-3, nngp_test_test=nngp_tt)
-    final = gp_posterior(k_dd, k_td, y, get=get, t=None, diag_reg=1e-3, nngp_test_test=nngp_tt)
+    late = gp_inference(k_dd, k_td, y, get=get, t=1e9, diag_reg=1e-3, nngp_test_test=nngp_tt)
+    final = gp_inference(k_dd, k_td, y, get=get, t=None, diag_reg=1e-3, nngp_test_test=nngp_tt)
     np.testing.assert_allclose(late.mean, final.mean, rtol=1e-7, atol=1e-9)
     np.testing.assert_allclose(late.covariance, final.covariance, rtol=1e-7, atol=1e-9)
-    inf = gp_posterior(k_dd, k_td, y, get=get, t=float("inf"), diag_reg=1e-3)
+    inf = gp_inference(k_dd, k_td, y, get=get, t=float("inf"), diag_reg=1e-3)
     np.testing.assert_array_equal(inf.mean, final.mean)
 
 
 def test_interpolation_and_zero_posterior_variance_on_train(problem):
     x_train, _, y, k_dd, _, _ = problem
     for get in ("nngp", "ntk"):
-        g = gp_posterior(k_dd, k_dd, y, get=get, nngp_test_test=k_dd.nngp)
+        g = gp_inference(k_dd, k_dd, y, get=get, nngp_test_test=k_dd.nngp)
         np.testing.assert_allclose(g.mean, y, rtol=1e-8, atol=1e-8)
         assert np.max(np.abs(g.covariance)) <= 1e-7 * np.max(np.abs(k_dd.nngp))
 
@@ -68,13 +68,13 @@ def test_covariance_diagonal_mode_and_time_axis(problem):
     _, _, y, k_dd, k_td, nngp_tt = problem
     for get in ("nngp", "ntk"):
         for t in (None, 2.0):
-            full = gp_posterior(k_dd, k_td, y, get=get, t=t, nngp_test_test=nngp_tt)
-            diag = gp_posterior(k_dd, k_td, y, get=get, t=t, nngp_test_test=np.diag(nngp_tt).copy())
+            full = gp_inference(k_dd, k_td, y, get=get, t=t, nngp_test_test=nngp_tt)
+            diag = gp_inference(k_dd, k_td, y, get=get, t=t, nngp_test_test=np.diag(nngp_tt).copy())
             np.testing.assert_allclose(diag.covariance, np.diag(full.covariance), rtol=1e-10, atol=1e-13)
             np.testing.assert_allclose(full.covariance, full.covariance.T, rtol=1e-10, atol=1e-13)
-        stacked = gp_posterior(k_dd, k_td, y, get=get, t=[1.0, 2.0], nngp_test_test=nngp_tt)
+        stacked = gp_inference(k_dd, k_td, y, get=get, t=[1.0, 2.0], nngp_test_test=nngp_tt)
         assert stacked.mean.shape == (2, 6) and stacked.covariance.shape == (2, 6, 6)
-        single = gp_posterior(k_dd, k_td, y, get=get, t=2.0, nngp_test_test=nngp_tt)
+        single = gp_inference(k_dd, k_td, y, get=get, t=2.0, nngp_test_test=nngp_tt)
         np.testing.assert_allclose(stacked.mean[1], single.mean, rtol=1e-14)
 
 
@@ -82,31 +82,31 @@ def test_zero_eigenvalue_takes_the_limit():
     """A singular kernel: e_s(0) = s/N instead of 0/0."""
     k = np.array([[1.0, 1.0], [1.0, 1.0]])
     kernels = type("K", (), {"ntk": k, "nngp": k})()
-    g = gp_posterior(kernels, kernels, np.array([1.0, -1.0]), get="ntk", t=2.0)
+    g = gp_inference(kernels, kernels, np.array([1.0, -1.0]), get="ntk", t=2.0)
     assert np.all(np.isfinite(g.mean))
 
 
 def test_validation(problem):
     _, _, y, k_dd, k_td, _ = problem
     with pytest.raises(ValueError, match="get"):
-        gp_posterior(k_dd, k_td, y, get="both")
+        gp_inference(k_dd, k_td, y, get="both")
     with pytest.raises(ValueError, match="t must be"):
-        gp_posterior(k_dd, k_td, y, t=-1.0)
+        gp_inference(k_dd, k_td, y, t=-1.0)
     with pytest.raises(ValueError, match="shapes"):
-        gp_posterior(k_dd, k_td, y[:5])
+        gp_inference(k_dd, k_td, y[:5])
     with pytest.raises(ValueError, match="positive definite"):
         bad = type("K", (), {"ntk": -np.eye(3), "nngp": -np.eye(3)})()
-        gp_posterior(bad, bad, np.ones(3))
+        gp_inference(bad, bad, np.ones(3))
     with pytest.raises(ValueError, match="diag_reg"):
-        gp_posterior(k_dd, k_td, y, diag_reg=-1.0)
+        gp_inference(k_dd, k_td, y, diag_reg=-1.0)
 
 
 def test_backends_agree(xp, problem):
     _, _, y, k_dd, k_td, nngp_tt = problem
     convert = lambda k: type(k)(nngp=xp.asarray(k.nngp), ntk=xp.asarray(k.ntk))  # noqa: E731
     for t in (None, 1.5):
-        ref = gp_posterior(k_dd, k_td, y, get="ntk", t=t, nngp_test_test=nngp_tt)
-        got = gp_posterior(convert(k_dd), convert(k_td), xp.asarray(y), get="ntk", t=t,
+        ref = gp_inference(k_dd, k_td, y, get="ntk", t=t, nngp_test_test=nngp_tt)
+        got = gp_inference(convert(k_dd), convert(k_td), xp.asarray(y), get="ntk", t=t,
                            nngp_test_test=xp.asarray(nngp_tt))
         assert_close(got.mean, ref.mean, xp=xp, rtol=1e-10, atol=1e-12)
         assert_close(got.covariance, ref.covariance, xp=xp, rtol=1e-10, atol=1e-12)
@@ -115,7 +115,7 @@ def test_backends_agree(xp, problem):
 def test_wrapper_and_diagonal(problem):
     x_train, x_test, y, k_dd, k_td, nngp_tt = problem
     g = gradient_descent_mse_ensemble(x_train, y, x_test, get="ntk", t=None, compute_cov=True, **KW)
-    ref = gp_posterior(k_dd, k_td, y, get="ntk", nngp_test_test=nngp_tt)
+    ref = gp_inference(k_dd, k_td, y, get="ntk", nngp_test_test=nngp_tt)
     assert isinstance(g, Gaussian)
     np.testing.assert_array_equal(g.mean, ref.mean)
     nngp_diag, ntk_diag = fc_kernel_diagonal(x_test, **KW)
@@ -130,7 +130,7 @@ def test_regressor(problem):
     assert reg.get_params()["depth"] == 3 and not hasattr(reg, "X_train_")
     reg.fit(x_train, y)
     mean, std = reg.predict(x_test, return_std=True)
-    ref = gp_posterior(k_dd, k_td, y, get="ntk", diag_reg=1e-4, nngp_test_test=nngp_tt)
+    ref = gp_inference(k_dd, k_td, y, get="ntk", diag_reg=1e-4, nngp_test_test=nngp_tt)
     np.testing.assert_allclose(mean, ref.mean, rtol=1e-12)
     np.testing.assert_allclose(std, np.sqrt(np.clip(np.diag(ref.covariance), 0, None)), rtol=1e-8, atol=1e-10)
     assert reg.score(x_train, y) > 0.999
@@ -163,7 +163,7 @@ def test_classifier_binary_and_multiclass():
     k_dd = fc_kernel(x[:60], None, depth=2, activation="relu")
     k_td = fc_kernel(x[60:], x[:60], depth=2, activation="relu")
     encoded = np.where(names[:60] == "b", 1.0, -1.0)
-    np.testing.assert_allclose(scores, gp_posterior(k_dd, k_td, encoded, get="nngp").mean, rtol=1e-12)
+    np.testing.assert_allclose(scores, gp_inference(k_dd, k_td, encoded, get="nngp").mean, rtol=1e-12)
     assert binary.score(x[60:], names[60:]) >= 0.9
     with pytest.raises(ValueError, match="two classes"):
         NTKClassifier().fit(x[:5], np.zeros(5))
