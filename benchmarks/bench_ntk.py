@@ -47,7 +47,7 @@ def main(repeats: int = 2, memory_n: int = 20_000) -> dict:
     import jax
 
     jax.config.update("jax_enable_x64", True)
-    from kernels.ntk.fc import _cached_map, fc_kernel
+    from kernels.ntk.fc import clear_table_cache, fc_kernel
 
     x = np.random.default_rng(0).normal(size=(N, D))
     x_jax = jax.numpy.asarray(x)
@@ -79,7 +79,7 @@ def main(repeats: int = 2, memory_n: int = 20_000) -> dict:
 
         nt_first, ref = _timed(theirs)
         nt_warm = _best(theirs, repeats)
-        _cached_map.cache_clear()
+        clear_table_cache()
         ours_first, mine = _timed(lambda: fc_kernel(x, depth=depth, activation="relu", W_std=W_STD))
         ours_warm = _best(lambda: fc_kernel(x, depth=depth, activation="relu", W_std=W_STD), repeats)
         # jit evaluates the generic formula on the diagonal (off by ~1e-7 there), so compare off-diagonal

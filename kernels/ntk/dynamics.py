@@ -23,24 +23,27 @@ and ``t`` test indices, ``y`` the targets with ``N = y.size`` entries, ``eta`` t
 
 :func:`gp_inference` is the pure function on precomputed kernels; :func:`gradient_descent_mse_ensemble`
 computes the kernels of a fully connected network with :func:`kernels.ntk.fc.fc_kernel` first.
-:class:`NTKRegressor` and :class:`NTKClassifier` are scikit-learn style shells around them
-(``get_params``/``set_params`` are provided here, so scikit-learn is not needed to import this module).
+:class:`NTKRegressor` and :class:`NTKClassifier` are scikit-learn estimators around them (on the one base
+:class:`kernels.base.Estimator`).
 """
 
 from __future__ import annotations
 
-import inspect
 import math
+import warnings
+from numbers import Integral, Real
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from sklearn.utils.multiclass import check_classification_targets
 
 from kernels.backend import array_namespace, asarray, to_numpy
-
-from kernels.linalg import cho_solve, cholesky
+from kernels.base import ClassifierMixin, Estimator, RegressorMixin, check_fitted, is_device_array
+from kernels.linalg import CholeskyError, cho_solve, cholesky
+from kernels.ntk.activations import Activation, get_activation
 from kernels.ntk.fc import FCKernel, fc_kernel
-from kernels.validation import check_matrix, check_positive, check_positive_int
+from kernels.validation import Interval, StrOptions, check_matrix, check_positive, check_positive_int
 
 __all__ = [
     "Gaussian",
@@ -49,6 +52,7 @@ __all__ = [
     "fc_kernel_diagonal",
     "NTKRegressor",
     "NTKClassifier",
+    "SingularKernelWarning",
 ]
 
 
@@ -203,8 +207,6 @@ def fc_kernel_diagonal(x, *, depth, activation, W_std=1.0, b_std=0.0):
     Runs the same recursion as the Gram path (whose diagonal it reproduces bit for bit on the
     direct path) on the variances alone.
     """
-    from kernels.ntk.activations import get_activation
-
     act = get_activation(activation)
     depth = check_positive_int(depth, "depth", minimum=0)
     W_std = check_positive(W_std, "W_std")
@@ -251,47 +253,31 @@ def gradient_descent_mse_ensemble(
     )
 
 
-class _ParamsMixin:
-    """``get_params`` / ``set_params`` / ``__repr__`` read from ``__init__``'s signature (as in scikit-learn)."""
-
-    @classmethod
-    def _param_names(cls):
-        signature = inspect.signature(cls.__init__)
-        return [p.name for p in signature.parameters.values() if p.name != "self" and p.kind != p.VAR_KEYWORD]
-
-    def get_params(self, deep=True):
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params):
-        valid = self._param_names()
-        for name, value in params.items():
-            if name not in valid:
-                raise ValueError(f"invalid parameter {name!r} for {type(self).__name__}; valid: {valid}")
-            setattr(self, name, value)
-        return self
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
-
-    def __sklearn_tags__(self):
-        from sklearn.utils import ClassifierTags, RegressorTags, Tags, TargetTags
-
-        is_classifier = self._estimator_type == "classifier"
-        return Tags(
-            estimator_type=self._estimator_type,
-            target_tags=TargetTags(required=True),
-            classifier_tags=ClassifierTags() if is_classifier else None,
-            regressor_tags=None if is_classifier else RegressorTags(),
-        )
-
-
 _KERNELS = ("nngp", "ntk")
+_DIAG_REG_LADDER = (1e-10, 1e-8, 1e-6, 1e-4)  # relative diag_reg tried in turn when the Gram is singular
 
 
-class _FCKernelMachine(_ParamsMixin):
+class SingularKernelWarning(UserWarning):
+    """The train-train kernel was singular at the requested ``diag_reg``; a larger one was used."""
+
+
+class _FCKernelMachine(Estimator):
+    """Shared shell: validated parameters, the training kernels, the GP inference of :func:`gp_inference`."""
+
+    _parameter_constraints = {
+        "kernel": [StrOptions(set(_KERNELS))],
+        "depth": [Interval(Integral, 0, None, closed="left")],
+        "activation": [str, Activation, callable],
+        "W_std": [Interval(Real, 0, None, closed="neither")],
+        "b_std": [Interval(Real, 0, None, closed="left")],
+        "t": [None, Interval(Real, 0, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "diag_reg": [Interval(Real, 0, None, closed="left")],
+        "diag_reg_absolute_scale": ["boolean"],
+    }
+
     def __init__(self, kernel="ntk", depth=3, activation="relu", W_std=1.0, b_std=0.0, t=None,
-                 learning_rate=1.0, diag_reg=0.0, diag_reg_absolute_scale=False):
+                 learning_rate=1.0, diag_reg=1e-10, diag_reg_absolute_scale=False):
         self.kernel = kernel
         self.depth = depth
         self.activation = activation
@@ -306,96 +292,149 @@ class _FCKernelMachine(_ParamsMixin):
         return dict(depth=self.depth, activation=self.activation, W_std=self.W_std, b_std=self.b_std)
 
     def _fit_targets(self, X, targets):
-        if self.kernel not in _KERNELS:
-            raise ValueError(f"kernel must be one of {_KERNELS}, got {self.kernel!r}")
-        check_positive_int(self.depth, "depth", minimum=0)
-        X = check_matrix(asarray(X, name="X"), "X")
-        if targets.shape[0] != X.shape[0]:
-            raise ValueError(f"X and y must have the same number of rows, got {X.shape[0]} and {targets.shape[0]}")
+        """Store the training set and its kernels; settle the diag_reg that makes the Gram factorisable."""
         self.X_train_ = X
         self.targets_ = targets
-        self.n_features_in_ = X.shape[1]
         self.k_train_train_ = fc_kernel(X, None, get=("nngp", "ntk"), **self._kernel_args())
+        self.diag_reg_ = self._working_diag_reg(getattr(self.k_train_train_, self.kernel))
         return self
 
+    def _working_diag_reg(self, k_dd):
+        """``diag_reg``, or (with a :class:`SingularKernelWarning`) the first larger relative value of
+        ``_DIAG_REG_LADDER`` for which ``K + lambda I`` has a Cholesky factor (converged predictor only)."""
+        if self.t is not None:
+            return float(self.diag_reg)  # finite time: eigh, which never fails
+        xp = array_namespace(k_dd)
+        first_error = None
+        candidates = [float(self.diag_reg)]
+        if not self.diag_reg_absolute_scale:
+            candidates += [v for v in _DIAG_REG_LADDER if v > self.diag_reg]
+        for value in candidates:
+            try:
+                cholesky(_regularized(k_dd, value, self.diag_reg_absolute_scale, xp), "the train-train kernel")
+            except CholeskyError as err:
+                first_error = first_error or err
+                continue
+            if value != candidates[0]:
+                warnings.warn(
+                    f"{type(self).__name__}: the train-train {self.kernel} kernel is singular with diag_reg="
+                    f"{self.diag_reg:g} (duplicated or parallel training points?); fitted with diag_reg={value:g} "
+                    f"(relative to the mean diagonal) instead",
+                    SingularKernelWarning, stacklevel=3,
+                )
+            return value
+        raise first_error
+
     def _posterior(self, X, return_cov):
-        if not hasattr(self, "X_train_"):
-            raise ValueError(f"this {type(self).__name__} is not fitted yet; call fit first")
-        X = check_matrix(asarray(X, xp=array_namespace(self.X_train_), name="X"), "X")
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X must have {self.n_features_in_} columns, got {X.shape[1]}")
+        check_fitted(self)
+        X = self._validate_X(X, reset=False)
         k_td = fc_kernel(X, self.X_train_, get=("nngp", "ntk"), **self._kernel_args())
-        nngp_tt = None
-        if return_cov:
-            nngp_tt = fc_kernel_diagonal(X, **self._kernel_args())[0]
+        nngp_tt = fc_kernel_diagonal(X, **self._kernel_args())[0] if return_cov else None
         return gp_inference(
             self.k_train_train_, k_td, self.targets_, get=self.kernel, t=self.t,
-            learning_rate=self.learning_rate, diag_reg=self.diag_reg,
+            learning_rate=self.learning_rate, diag_reg=self.diag_reg_,
             diag_reg_absolute_scale=self.diag_reg_absolute_scale, nngp_test_test=nngp_tt,
         )
 
 
-class NTKRegressor(_FCKernelMachine):
+class NTKRegressor(RegressorMixin, _FCKernelMachine):
     """Infinite-width network regression: the mean (and std) of the trained infinite ensemble.
 
-    ``kernel`` "ntk" (gradient descent on all layers) or "nngp" (last layer / Bayesian posterior);
-    ``t`` None for the converged predictor or a training time.  ``fit`` stores the training set and
-    its kernels (attributes ending in ``_``); ``predict(X, return_std=True)`` adds the predictive std.
+    Parameters
+    ----------
+    kernel : {"ntk", "nngp"}
+        Gradient descent on all layers, or the last layer / Bayesian posterior.
+    depth, activation, W_std, b_std
+        The network of :func:`kernels.ntk.fc.fc_kernel`.
+    t : float or None
+        Training time; None for the converged predictor.
+    learning_rate : float
+        Gradient-flow rate eta (only ``eta t`` matters).
+    diag_reg : float
+        Ridge ``lambda`` added to the train-train kernel, relative to its mean diagonal unless
+        ``diag_reg_absolute_scale``.  The default 1e-10 keeps a Gram with duplicated or parallel points
+        factorisable; when the Cholesky factorisation still fails, up to 1e-4 is tried with a
+        :class:`SingularKernelWarning` (the value used is ``diag_reg_``).
+
+    Attributes
+    ----------
+    X_train_, targets_, k_train_train_, diag_reg_, n_features_in_
     """
 
-    _estimator_type = "regressor"
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
 
     def fit(self, X, y):
-        y = asarray(y, name="y")
-        if y.ndim not in (1, 2):
-            raise ValueError(f"y must be 1-D or 2-D, got shape {tuple(y.shape)}")
+        """Store ``X`` (n, d), the targets ``y`` (n,) or (n, k) and the training kernels."""
+        self._validate_params()
+        shape = tuple(y.shape) if is_device_array(y) else np.shape(np.asarray(y))
+        if len(shape) == 2 and shape[1] != 1:
+            X = self._validate_X(X, reset=True)
+            y = _targets_2d(y, X)
+        else:
+            X, y = self._validate_Xy(X, y, y_numeric=True)
+        if not is_device_array(X):
+            y = np.asarray(y, dtype=X.dtype)
         return self._fit_targets(X, y)
 
     def predict(self, X, return_std=False):
+        """Predictive mean (and standard deviation with ``return_std``) at the rows of ``X``."""
         g = self._posterior(X, return_std)
         if not return_std:
             return g.mean
         xp = array_namespace(g.mean)
-        return g.mean, xp.sqrt(xp.maximum(g.covariance, 0.0))
-
-    def score(self, X, y):
-        """Coefficient of determination R^2 of the prediction (averaged over outputs)."""
-        pred = to_numpy(self.predict(X)).reshape(len(to_numpy(y)), -1)
-        y = np.asarray(to_numpy(y), dtype=float).reshape(pred.shape)
-        ss_res = ((y - pred) ** 2).sum(axis=0)
-        ss_tot = ((y - y.mean(axis=0)) ** 2).sum(axis=0)
-        return float(np.mean(1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0)))
+        std = xp.sqrt(xp.maximum(g.covariance, 0.0))
+        return g.mean, (std[:, None] * xp.ones_like(g.mean) if g.mean.ndim == 2 else std)
 
 
-class NTKClassifier(_FCKernelMachine):
+def _targets_2d(y, X):
+    """A 2-D numeric target matrix with one row per row of ``X``, in ``X``'s namespace."""
+    if is_device_array(X):
+        xp = array_namespace(X)
+        y = xp.astype(xp.asarray(y), X.dtype)
+        finite = bool(xp.all(xp.isfinite(y)))
+    else:
+        from sklearn.utils import check_array
+
+        y = check_array(y, ensure_2d=True, dtype=[np.float64, np.float32], input_name="y")
+        finite = True
+    if not finite:
+        raise ValueError("Input y contains NaN or infinity.")
+    if y.shape[0] != X.shape[0]:
+        raise ValueError(f"y must have {X.shape[0]} rows (one per row of X), got shape {tuple(y.shape)}")
+    return y
+
+
+class NTKClassifier(ClassifierMixin, _FCKernelMachine):
     """Infinite-width network classifier: kernel regression on +-1 targets (two classes, the paper's
-    ``sign(y^T K^-1 k(x))``) or one-hot targets (more classes, arg max)."""
+    ``sign(y^T K^-1 k(x))``) or one-hot targets (more classes, arg max).
 
-    _estimator_type = "classifier"
+    Parameters are those of :class:`NTKRegressor`.  ``y`` must hold class labels (a continuous target is
+    refused, as in scikit-learn); ``classes_`` are the sorted labels seen in ``fit``.
+    """
 
     def fit(self, X, y):
+        """Store ``X``, the encoded labels of ``y`` and the training kernels."""
+        self._validate_params()
+        X, y = self._validate_Xy(X, y, y_numeric=False)
         labels = np.asarray(to_numpy(y))
-        if labels.ndim != 1:
-            raise ValueError(f"y must be 1-D class labels, got shape {labels.shape}")
+        check_classification_targets(labels)
         classes, encoded = np.unique(labels, return_inverse=True)
         if classes.size < 2:
-            raise ValueError(f"y must contain at least two classes, got {classes.tolist()}")
+            raise ValueError(f"y must contain at least two classes, got 1 class ({classes.tolist()})")
         self.classes_ = classes
-        if classes.size == 2:
-            targets = np.where(encoded == 1, 1.0, -1.0)
-        else:
-            targets = np.eye(classes.size)[encoded]
-        X_arr = asarray(X, name="X")
-        return self._fit_targets(X_arr, asarray(targets, xp=array_namespace(X_arr)))
+        targets = np.where(encoded == 1, 1.0, -1.0) if classes.size == 2 else np.eye(classes.size)[encoded]
+        xp = array_namespace(X)
+        return self._fit_targets(X, xp.asarray(targets, dtype=X.dtype, device=getattr(X, "device", None)))
 
     def decision_function(self, X):
+        """Posterior mean of the encoded labels: shape (n,) for two classes, (n, n_classes) otherwise."""
         return self._posterior(X, False).mean
 
     def predict(self, X):
+        """The class of largest decision value (two classes: ``classes_[1]`` where it is positive)."""
         scores = to_numpy(self.decision_function(X))
         index = (scores > 0).astype(int) if scores.ndim == 1 else np.argmax(scores, axis=1)
         return self.classes_[index]
-
-    def score(self, X, y):
-        """Accuracy."""
-        return float(np.mean(self.predict(X) == np.asarray(to_numpy(y))))

@@ -49,6 +49,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+from array_api_compat import is_array_api_obj
+
 from kernels.backend import array_namespace, asarray
 from kernels.ntk.activations import Quadrature, get_activation
 from kernels.ntk.depth import tabulate_depth
@@ -56,7 +59,7 @@ from kernels.ntk.duals import abrelu_dual
 from kernels.numerics import clip, unit_rows
 from kernels.validation import check_matrix, check_positive, check_positive_int
 
-__all__ = ["FCKernel", "fc_kernel"]
+__all__ = ["FCKernel", "fc_kernel", "clear_table_cache"]
 
 _BLOCK_ENTRIES = 4_000_000
 _METHODS = ("auto", "direct", "table")
@@ -214,13 +217,47 @@ def _resolve(activation, depth, W_std, b_std, get, method) -> _Spec:
     return _Spec(act, depth, W_std, b_std, want_nngp, want_ntk, use_table)
 
 
+def _check_real(x, name):
+    """Refuse strings, objects and complex numbers with a TypeError naming ``name`` (before any conversion)."""
+    if is_array_api_obj(x):
+        xp = array_namespace(x)
+        if not xp.isdtype(x.dtype, ("real floating", "integral", "bool")):
+            raise TypeError(f"{name} must be an array of real numbers, got dtype {x.dtype}")
+        return
+    try:
+        kind = np.asarray(x).dtype.kind
+    except (ValueError, TypeError) as err:  # ragged nested sequences
+        raise TypeError(f"{name} must be an array of real numbers: {err}") from None
+    if kind not in "biuf":
+        raise TypeError(f"{name} must be an array of real numbers, got {np.asarray(x).dtype} ({type(x).__name__})")
+
+
+def _check_scale(x, name, xp):
+    """|x|^2 / d must be finite: beyond it the kernel (which scales like it) is not representable."""
+    with np.errstate(over="ignore"):  # the overflow is reported below, naming the argument
+        var = xp.sum(x * x, axis=1) / x.shape[1]
+    if not bool(xp.all(xp.isfinite(var))):
+        big = float(xp.max(xp.abs(x)))
+        raise FloatingPointError(
+            f"{name} overflows: |{name}_i|^2 / d exceeds the float range (max |{name}| = {big:.3g}), so the "
+            f"kernel, which scales like it, is not representable; rescale {name}"
+        )
+    return var
+
+
 def _check_inputs(x1, x2):
+    _check_real(x1, "x1")
+    if x2 is not None:
+        _check_real(x2, "x2")
     xp = array_namespace(x1)
     x1 = check_matrix(asarray(x1, xp=xp, name="x1"), "x1")
     same = x2 is None or x2 is x1
     x2 = x1 if same else check_matrix(asarray(x2, xp=xp, dtype=str(x1.dtype).rsplit(".", 1)[-1], name="x2"), "x2")
     if x2.shape[1] != x1.shape[1]:
         raise ValueError(f"x1 and x2 must have the same number of columns, got {x1.shape[1]} and {x2.shape[1]}")
+    _check_scale(x1, "x1", xp)
+    if not same:
+        _check_scale(x2, "x2", xp)
     return x1, x2, same, xp
 
 
@@ -250,7 +287,14 @@ def _table_block_fn(spec, x1, x2, same, xp):
         rho = _set_diagonal(rho, rows, _block_eye(rows, xp, device), 1.0, xp)
         sigma_l, k_l = table(rho)
         root = (scale * norm1[start:stop])[:, None] * norm2[None, :]
-        return (root * sigma_l if spec.want_nngp else None, root * k_l if spec.want_ntk else None)
+        out = (root * sigma_l if spec.want_nngp else None, root * k_l if spec.want_ntk else None)
+        for name, mat in zip(("nngp", "ntk"), out):
+            if mat is not None and not bool(xp.all(xp.isfinite(mat))):
+                raise FloatingPointError(
+                    f"the {name} kernel overflows float64 at depth {spec.depth}: W_std^2 |x1| |x2| / d times the "
+                    f"depth-{spec.depth} map exceeds the float range (W_std={spec.W_std}); rescale x1 and x2"
+                )
+        return out
 
     return block
 
@@ -295,3 +339,8 @@ def _table_and_scale(act, depth, sw2):
 @functools.lru_cache(maxsize=16)
 def _cached_table(a, b, depth):
     return tabulate_depth(abrelu_dual(a, b), depth)
+
+
+def clear_table_cache() -> None:
+    """Forget the depth tables kept between calls (the next table-path call builds its table again)."""
+    _cached_table.cache_clear()
