@@ -40,7 +40,7 @@ def _one(dim: int, seed: int, eps_values, n_samples: int) -> dict:
     post = gp_posterior(task.x_train, task.y_train, task.x_test)
     dist = loss_distribution(post, task.y_test)
     record = {"dim": dim, "seed": seed, "n_samples": n_samples,
-              "exact": {str(e): dist.bits(e) for e in eps_values}}
+              "exact": {str(e): dist.bits(e).bits for e in eps_values}}
     if seed == 0:
         fit = fit_ncx2(sample_losses(post, task.y_test, n_samples, rng=seed))
         record["ncx2"] = {str(e): -fit.log_cdf(e)[0] / np.log(2.0) for e in eps_values}

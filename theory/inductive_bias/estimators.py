@@ -22,7 +22,7 @@ Where ``logcdf`` underflows, Sankaran's (1963) normal approximation is used:
 The reference code works in nats; everything here is reported in bits (nats / ln 2).
 
 The exact pipeline (:func:`exact_inductive_bias`): task -> noise-free GP posterior -> the test loss
-as a generalised chi-squared variable -> Imhof / saddle-point CDF -> bits, with no sampling and no
+as a generalised chi-squared variable -> certified CDF (Ruben's series, Bromwich inversion; gen_chi2) -> bits, with no sampling and no
 fitted family (theory.inductive_bias.gp_hypotheses, theory.inductive_bias.gen_chi2).
 """
 
@@ -223,12 +223,34 @@ class NCX2InductiveBias:
 
 @dataclass(frozen=True)
 class InductiveBiasResult:
-    """Exact I(eps): ``bits`` (``inf`` when eps is below ``min_loss``), method, error bound on P."""
+    """Exact I(eps) for a GP-posterior hypothesis space.
+
+    Attributes
+    ----------
+    bits : float
+        I(eps) = -log2 P(loss <= eps); ``inf`` when eps is at or below ``min_loss``.
+    bits_error : float
+        Bound on the error of ``bits`` (from :class:`~theory.inductive_bias.gen_chi2.CDFResult`).
+    eps : float
+        The test-loss level.
+    method : str
+        How P was computed (``"ruben"``, ``"bromwich"``, ``"imhof"``, ``"saddlepoint"``, ...).
+    probability_abs_error : float
+        Bound on the absolute error of P.
+    approximate : bool
+        True when the value rests on the saddle-point approximation.
+    min_loss, mean_loss : float
+        Smallest attainable and mean test loss.
+    distribution : GeneralizedChi2
+        The exact law of the test loss.
+    """
 
     bits: float
+    bits_error: float
     eps: float
     method: str
     probability_abs_error: float
+    approximate: bool
     min_loss: float
     mean_loss: float
     distribution: GeneralizedChi2
@@ -258,9 +280,11 @@ def exact_inductive_bias(x_train, y_train, x_test, y_test, eps, kernel: Callable
         )
     return InductiveBiasResult(
         bits=result.bits + 0.0,
+        bits_error=result.bits_error,
         eps=float(eps),
         method=result.method,
         probability_abs_error=result.abs_error,
+        approximate=result.approximate,
         min_loss=dist.minimum,
         mean_loss=dist.mean,
         distribution=dist,
