@@ -5,22 +5,17 @@ arXiv 2406.15941: higher-dimensional tasks need more inductive bias.  Synthetic 
 tasks of input dimension d (theory.inductive_bias.tasks.synthetic_classification, 100 training and 50 test
 points, 2 classes); exact I(eps) = -log2 P(test loss <= eps) of noise-free GP-posterior interpolants
 (theory.inductive_bias.estimators.exact_inductive_bias), mean and range over task seeds, at two eps; the
-paper's ncx2 estimate from sampled losses for comparison.  Each (d, seed) is appended to
-results/inductive_bias/dimension_sweep.jsonl and reused on the next run.
+paper's ncx2 estimate from sampled losses for comparison.  The sweep is
+theory.inductive_bias.sweeps.dimension_sweep (resumable, results under theory._io.results_dir("inductive_bias")).
 """
 
 from __future__ import annotations
-
-import json
-import sys
-from pathlib import Path
 
 import numpy as np
 
 QUICK = {"dims": [8, 16, 32, 64, 128], "seeds": 3, "eps": [0.4, 0.5], "n_samples": 2000}
 FULL = {"dims": [8, 16, 32, 64, 128, 256], "seeds": 10, "eps": [0.4, 0.5], "n_samples": 10_000}
 N_TRAIN, N_TEST = 100, 50
-STORE = Path("results/inductive_bias/dimension_sweep.jsonl")
 
 TINY = {
     "dims": [8, 16, 32],
@@ -31,51 +26,13 @@ TINY = {
 }
 
 
-def _one(dim: int, seed: int, eps_values, n_samples: int) -> dict:
-    from theory.inductive_bias.gp_hypotheses import gp_posterior, loss_distribution, sample_losses
-    from theory.inductive_bias.tasks import synthetic_classification
-    from theory.inductive_bias.estimators import fit_ncx2
-
-    task = synthetic_classification(dim, n_train=N_TRAIN, n_test=N_TEST, seed=seed)
-    post = gp_posterior(task.x_train, task.y_train, task.x_test)
-    dist = loss_distribution(post, task.y_test)
-    record = {"dim": dim, "seed": seed, "n_samples": n_samples,
-              "exact": {str(e): dist.bits(e).bits for e in eps_values}}
-    if seed == 0:
-        fit = fit_ncx2(sample_losses(post, task.y_test, n_samples, rng=seed))
-        record["ncx2"] = {str(e): -fit.log_cdf(e)[0] / np.log(2.0) for e in eps_values}
-    return record
-
-
 def compute(quick: bool = True) -> dict:
-    from tqdm.auto import tqdm
+    from theory.inductive_bias.sweeps import dimension_sweep
 
     grid = QUICK if quick else FULL
-    done = {}
-    if STORE.exists():
-        for line in STORE.read_text().splitlines():
-            r = json.loads(line)
-            done[(r["dim"], r["seed"], r["n_samples"], tuple(sorted(r["exact"])))] = r
-    STORE.parent.mkdir(parents=True, exist_ok=True)
-    eps_key = tuple(sorted(str(e) for e in grid["eps"]))
-    configs = [(d, s) for d in grid["dims"] for s in range(grid["seeds"])]
-    records = {}
-    for dim, seed in tqdm(configs, desc="inductive bias vs dimension", disable=None, file=sys.stderr):
-        key = (dim, seed, grid["n_samples"], eps_key)
-        if key not in done:
-            done[key] = _one(dim, seed, grid["eps"], grid["n_samples"])
-            with STORE.open("a") as fh:
-                fh.write(json.dumps(done[key]) + "\n")
-        records[(dim, seed)] = done[key]
-    out = {"dims": grid["dims"], "eps": grid["eps"], "exact": {}, "ncx2": {}}
-    for e in grid["eps"]:
-        key = str(e)
-        out["exact"][key] = [
-            [float(np.min(v)), float(np.mean(v)), float(np.max(v))]
-            for v in ([records[(d, s)]["exact"][key] for s in range(grid["seeds"])] for d in grid["dims"])
-        ]
-        out["ncx2"][key] = [records[(d, 0)]["ncx2"][key] for d in grid["dims"]]
-    return out
+    result = dimension_sweep(grid["dims"], grid["seeds"], grid["eps"], n_train=N_TRAIN, n_test=N_TEST,
+                             n_samples=grid["n_samples"])
+    return result.as_dict()
 
 
 def make_figure(results):

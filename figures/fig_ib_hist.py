@@ -3,7 +3,7 @@
 Boopathy, Yue, Hwang, Iyer, Fiete, "Towards Exact Computation of Inductive Bias", IJCAI 2024,
 arXiv 2406.15941.  Left: sampled test losses (theory.inductive_bias.gp_hypotheses.sample_losses) of noise-free
 GP-posterior interpolants on a synthetic task (d = 16, 100 training / 50 test points), the exact
-generalised chi-squared density (theory.inductive_bias.gen_chi2, Fourier inversion) and the paper's fitted scaled
+generalised chi-squared density (theory.inductive_bias.gen_chi2, Fourier inversion), exact lower tail with error bounds and the paper's fitted scaled
 ncx2 density.  Right: the lower tail, log10 P(loss <= eps), exact against the ncx2 fit and the
 empirical CDF: where they part is the estimator's bias.
 """
@@ -35,7 +35,7 @@ def compute(quick: bool = True) -> dict:
     from theory.inductive_bias.estimators import fit_ncx2
 
     p = QUICK if quick else FULL
-    task = synthetic_classification(p["dim"], n_train=100, n_test=50, seed=0)
+    task = synthetic_classification(p["dim"], n_train=100, n_test=50, rng=0)
     post = gp_posterior(task.x_train, task.y_train, task.x_test)
     dist = loss_distribution(post, task.y_test)
     losses = np.sort(np.asarray(sample_losses(post, task.y_test, p["n_samples"], rng=0)))

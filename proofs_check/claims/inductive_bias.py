@@ -47,7 +47,7 @@ def _posterior(task, xp):
     full={"n_samples": 4_000_000},
 )
 def exact_cdf_vs_monte_carlo(params, xp):
-    task = synthetic_classification(params["dim"], n_train=params["n_train"], n_test=params["n_test"], seed=0)
+    task = synthetic_classification(params["dim"], n_train=params["n_train"], n_test=params["n_test"], rng=0)
     post, y_test = _posterior(task, xp)
     dist = loss_distribution(post, y_test)
     losses = np.sort(to_numpy(sample_losses(post, y_test, params["n_samples"], rng=1, batch_size=50_000)))
@@ -86,7 +86,7 @@ def exact_cdf_vs_monte_carlo(params, xp):
     full={"sample_counts": [100, 300, 1000, 3000, 10_000, 30_000], "repeats": 10},
 )
 def ncx2_estimator_convergence(params, xp):
-    task = synthetic_classification(params["dim"], n_train=params["n_train"], n_test=params["n_test"], seed=0)
+    task = synthetic_classification(params["dim"], n_train=params["n_train"], n_test=params["n_test"], rng=0)
     post, y_test = _posterior(task, xp)
     dist = loss_distribution(post, y_test)
     exact = {eps: dist.bits(eps).bits for eps in params["eps"]}
@@ -133,7 +133,7 @@ def dimension_monotone(params, xp):
     for dim in params["dims"]:
         per_seed = []
         for seed in range(params["seeds"]):
-            task = synthetic_classification(dim, n_train=params["n_train"], n_test=params["n_test"], seed=seed)
+            task = synthetic_classification(dim, n_train=params["n_train"], n_test=params["n_test"], rng=seed)
             per_seed.append(exact_inductive_bias(
                 xp.asarray(task.x_train), xp.asarray(task.y_train), xp.asarray(task.x_test),
                 xp.asarray(task.y_test), params["eps"]).bits)
@@ -161,7 +161,7 @@ def dimension_monotone(params, xp):
     requires=("sklearn",),
 )
 def nn_vs_kernel_digits(params, xp):
-    task = digits_task(n_train=params["n_train"], n_test=params["n_test"], seed=0)
+    task = digits_task(n_train=params["n_train"], n_test=params["n_test"], rng=0)
     arrays = [xp.asarray(a) for a in (task.x_train, task.y_train, task.x_test, task.y_test)]
     eps = params["eps"]
     kernel = exact_inductive_bias(*arrays, eps)

@@ -8,17 +8,19 @@ arXiv 2406.15941.
 * :mod:`.nn_hypotheses`: trained ReLU-MLP hypothesis spaces
 * :mod:`.estimators`: the exact inductive bias and the paper's fitted non-central chi-squared estimator
 * :mod:`.tasks`: synthetic and digits tasks
+* :mod:`.sweeps`: the dimension sweep (resumable, on any executor)
 """
 
 from .gen_chi2 import (
     GeneralizedChi2,
     CDFResult,
+    BitsResult,
     BelowMinimumWarning,
 )
 from .gp_hypotheses import (
     RBFKernel,
     rbf_kernel,
-    fc_kernel,
+    fc_kernel_fn,
     GPPosterior,
     gp_posterior,
     sample_functions,
@@ -42,11 +44,12 @@ from .estimators import (
     ncx2_inductive_bias,
     NCX2InductiveBias,
     InductiveBiasResult,
+    NCX2Estimate,
     exact_inductive_bias,
 )
+from .sweeps import DimensionSweepResult, dimension_sweep
 from .tasks import (
     Task,
-    one_hot,
     synthetic_classification,
     synthetic_regression,
     digits_task,
@@ -55,10 +58,11 @@ from .tasks import (
 __all__ = [
     "GeneralizedChi2",
     "CDFResult",
+    "BitsResult",
     "BelowMinimumWarning",
     "RBFKernel",
     "rbf_kernel",
-    "fc_kernel",
+    "fc_kernel_fn",
     "GPPosterior",
     "gp_posterior",
     "sample_functions",
@@ -78,10 +82,12 @@ __all__ = [
     "ncx2_inductive_bias",
     "NCX2InductiveBias",
     "InductiveBiasResult",
+    "NCX2Estimate",
     "exact_inductive_bias",
     "Task",
-    "one_hot",
     "synthetic_classification",
     "synthetic_regression",
     "digits_task",
+    "DimensionSweepResult",
+    "dimension_sweep",
 ]

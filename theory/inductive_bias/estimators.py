@@ -37,9 +37,11 @@ import numpy as np
 import scipy.optimize
 import scipy.special
 import scipy.stats
+from sklearn.utils.validation import check_non_negative
 
-from kernels.backend import to_numpy
-from kernels.validation import check_positive
+from kernels.backend import array_namespace, to_numpy
+from kernels.base import Estimator, check_fitted
+from kernels.validation import StrOptions, check_positive
 
 from theory.inductive_bias.gen_chi2 import LN2, BelowMinimumWarning, GeneralizedChi2
 from theory.inductive_bias.gp_hypotheses import gp_posterior, loss_distribution
@@ -49,6 +51,7 @@ __all__ = [
     "fit_ncx2",
     "ncx2_logpdf",
     "sankaran_log_cdf",
+    "NCX2Estimate",
     "ncx2_inductive_bias",
     "NCX2InductiveBias",
     "InductiveBiasResult",
@@ -180,45 +183,118 @@ def sankaran_log_cdf(eps, df, nc, scale, *, tail: str = "log_ndtr") -> float:
     return float(scipy.special.log_ndtr(z))
 
 
-def ncx2_inductive_bias(losses, eps, *, tail: str = "log_ndtr") -> dict:
-    """The paper's estimator of I(eps) in bits from sampled test losses.
+@dataclass(frozen=True)
+class NCX2Estimate:
+    """The paper's estimate of I(eps) from sampled losses.
 
-    Returns ``{"bits", "nats", "method", "df", "nc", "scale"}``; ``method`` is ``"logcdf"`` or
-    ``"sankaran"``.
+    Attributes
+    ----------
+    bits, nats : float
+        -log2 F(eps) and -ln F(eps) for the fitted ncx2 CDF F.
+    method : str
+        ``"logcdf"`` (scipy's ncx2 log CDF) or ``"sankaran"`` (normal approximation (2) where it underflows).
+    fit : NCX2Fit
+        The fitted (df, nc, scale).
     """
+
+    bits: float
+    nats: float
+    method: str
+    fit: NCX2Fit
+
+
+def ncx2_inductive_bias(losses, eps, *, tail: str = "log_ndtr") -> NCX2Estimate:
+    """The paper's estimator of I(eps) in bits from sampled test losses (see the module docstring)."""
     check_positive(eps, "eps")
     fit = fit_ncx2(losses)
     log_p, method = fit.log_cdf(eps, tail=tail)
     nats = -log_p + 0.0
-    return {"bits": nats / LN2, "nats": nats, "method": method, "df": fit.df, "nc": fit.nc, "scale": fit.scale}
+    return NCX2Estimate(bits=nats / LN2, nats=nats, method=method, fit=fit)
 
 
-class NCX2InductiveBias:
-    """Estimator shell: ``fit(losses)`` stores the ncx2 MLE in ``fit_``; ``bits(eps)`` evaluates (1)."""
+class NCX2InductiveBias(Estimator):
+    """The paper's estimator as a scikit-learn estimator.
+
+    ``fit(X)`` takes the losses of sampled hypotheses, one row per hypothesis: ``X`` of shape
+    (n_hypotheses, n_test_points) holds per-test-point losses and the hypothesis' test loss is the row
+    mean (one column: the losses themselves); the scaled ncx2 is fitted by maximum likelihood
+    (:func:`fit_ncx2`) and stored in ``fit_``.  ``bits(eps)`` evaluates I(eps); ``score_samples(X)``
+    is the fitted log density of each row's loss and ``score(X)`` their sum (model selection).
+
+    Parameters
+    ----------
+    tail : {"log_ndtr", "paper"}
+        How the far lower tail is evaluated where scipy's log CDF underflows (Sankaran's approximation).
+    """
+
+    _parameter_constraints = {"tail": [StrOptions({"log_ndtr", "paper"})]}
 
     def __init__(self, tail: str = "log_ndtr"):
         self.tail = tail
 
-    def get_params(self, deep: bool = True) -> dict:
-        return {"tail": self.tail}
+    def _losses(self, X, *, reset: bool):
+        X = np.asarray(to_numpy(self._validate_X(X, reset=reset, ensure_min_samples=3)), dtype=np.float64)
+        check_non_negative(X, "NCX2InductiveBias (X, the losses)")
+        losses = X.mean(axis=1)
+        if np.any(losses <= 0):
+            raise ValueError(f"X must hold losses with a positive mean per row, got a row of zeros (row "
+                             f"{int(np.argmin(losses))})")
+        return losses
 
-    def set_params(self, **params):
-        for key, value in params.items():
-            setattr(self, key, value)
-        return self
-
-    def fit(self, losses, y=None):
-        if self.tail not in ("log_ndtr", "paper"):
-            raise ValueError(f"tail must be 'log_ndtr' or 'paper', got {self.tail!r}")
+    def fit(self, X, y=None):
+        """Fit the scaled ncx2 to the row means of ``X`` (y is ignored)."""
+        self._validate_params()
+        losses = self._losses(X, reset=True)
         self.fit_ = fit_ncx2(losses)
-        self.n_samples_ = int(np.asarray(to_numpy(losses)).size)
+        self.n_samples_ = int(losses.size)
         return self
 
     def bits(self, eps) -> float:
-        if not hasattr(self, "fit_"):
-            raise RuntimeError("call fit(losses) before bits(eps)")
+        """I(eps) in bits under the fitted ncx2."""
+        check_fitted(self)
         check_positive(eps, "eps")
         return (-self.fit_.log_cdf(eps, tail=self.tail)[0] + 0.0) / LN2
+
+    def score_samples(self, X):
+        """Fitted log density of each row's loss."""
+        check_fitted(self)
+        X = np.asarray(to_numpy(self._validate_X(X, reset=False)), dtype=np.float64)
+        return ncx2_logpdf(X.mean(axis=1), self.fit_.df, self.fit_.nc, self.fit_.scale)
+
+    def score(self, X, y=None) -> float:
+        """Total log-likelihood of the rows' losses under the fitted ncx2."""
+        return float(np.sum(self.score_samples(X)))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.positive_only = True
+        tags.array_api_support = False
+        return tags
+
+
+def _as_float64(a, name):
+    xp = array_namespace(a) if hasattr(a, "__array_namespace__") or hasattr(a, "dtype") else np
+    arr = xp.asarray(a)
+    if not (isinstance(arr.dtype, np.dtype) and arr.dtype.kind in "biuf") and not (
+            not isinstance(arr.dtype, np.dtype) and xp.isdtype(arr.dtype, ("real floating", "integral", "bool"))):
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    return xp.astype(arr, xp.float64)
+
+
+def _check_no_conflicting_duplicates(x_train, y_train):
+    x = np.asarray(to_numpy(x_train))
+    y = np.asarray(to_numpy(y_train)).reshape(x.shape[0] if x.ndim else 1, -1)
+    if x.ndim != 2 or y.shape[0] != x.shape[0]:
+        return  # shapes are checked, with their own messages, by gp_posterior
+    _, first, inverse = np.unique(x, axis=0, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    clash = np.flatnonzero(np.any(y != y[first[inverse]], axis=1))
+    if clash.size:
+        i = int(clash[0])
+        j = int(first[inverse[i]])
+        raise ValueError(
+            f"x_train rows {j} and {i} are equal but y_train differs there: no noise-free interpolant exists "
+            "(remove the duplicate or use distinct inputs)")
 
 
 @dataclass(frozen=True)
@@ -264,10 +340,15 @@ def exact_inductive_bias(x_train, y_train, x_test, y_test, eps, kernel: Callable
                          jitter: float = 1e-10, method: str = "auto") -> InductiveBiasResult:
     """I(eps) in bits for the noise-free GP-posterior hypothesis space of ``kernel`` (RBF by default).
 
-    eps <= 0 raises ``ValueError``; eps at or below the smallest attainable test loss gives
-    ``bits = inf`` with ``method = "below_minimum"`` and a :class:`BelowMinimumWarning`.
+    Inputs are computed in float64 whatever their dtype (in their own array namespace).  eps <= 0 raises
+    ``ValueError``; so do training inputs repeated with different targets (no noise-free interpolant
+    exists).  eps at or below the smallest attainable test loss gives ``bits = inf`` with
+    ``method = "below_minimum"`` and a :class:`BelowMinimumWarning`.
     """
     check_positive(eps, "eps")
+    x_train, y_train, x_test, y_test = (_as_float64(a, name) for a, name in (
+        (x_train, "x_train"), (y_train, "y_train"), (x_test, "x_test"), (y_test, "y_test")))
+    _check_no_conflicting_duplicates(x_train, y_train)
     posterior = gp_posterior(x_train, y_train, x_test, kernel, jitter=jitter)
     dist = loss_distribution(posterior, y_test)
     result = dist.log_cdf_result(eps, method)

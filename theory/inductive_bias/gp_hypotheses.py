@@ -40,6 +40,7 @@ from array_api_compat import is_cupy_namespace
 from kernels.backend import array_namespace, asarray, to_numpy
 
 from kernels.linalg import cholesky, solve_triangular
+from kernels.ntk.fc import fc_kernel
 from kernels.validation import check_matrix, check_positive, check_positive_int, check_same_length
 
 from theory.inductive_bias.gen_chi2 import GeneralizedChi2
@@ -47,7 +48,7 @@ from theory.inductive_bias.gen_chi2 import GeneralizedChi2
 __all__ = [
     "RBFKernel",
     "rbf_kernel",
-    "fc_kernel",
+    "fc_kernel_fn",
     "GPPosterior",
     "gp_posterior",
     "sample_functions",
@@ -86,21 +87,17 @@ class RBFKernel:
         return rbf_kernel(x1, x2, lengthscale=self.lengthscale, variance=self.variance)
 
 
-def fc_kernel(depth: int, activation: str = "relu", kind: str = "nngp", **options) -> Callable:
-    """NNGP or NTK kernel of a fully-connected network from ``kernels.ntk.fc.fc_kernel``, as k(X1, X2).
+def fc_kernel_fn(depth: int, activation: str = "relu", kind: str = "nngp", **options) -> Callable:
+    """k(X1, X2): the NNGP or NTK matrix of a fully-connected network (:func:`kernels.ntk.fc.fc_kernel`), as a function.
 
-    ``kernels.ntk.fc`` is imported when the kernel is first evaluated, so this module works without it.
+    ``options`` are passed to :func:`kernels.ntk.fc.fc_kernel` (``W_std``, ``b_std``, ...).
     """
     if kind not in ("nngp", "ntk"):
         raise ValueError(f"kind must be 'nngp' or 'ntk', got {kind!r}")
     depth = check_positive_int(depth, "depth")
 
     def kernel(x1, x2):
-        try:
-            from kernels.ntk.fc import fc_kernel as _fc_kernel
-        except ImportError as err:
-            raise ImportError("fc_kernel needs kernels.ntk.fc.fc_kernel, which is not available") from err
-        return getattr(_fc_kernel(x1, x2, depth=depth, activation=activation, **options), kind)
+        return getattr(fc_kernel(x1, x2, depth=depth, activation=activation, **options), kind)
 
     kernel.__name__ = f"fc_{kind}_depth{depth}_{activation}"
     return kernel
@@ -201,12 +198,13 @@ def gp_posterior(x_train, y_train, x_test, kernel: Callable | None = None, *, ji
     return GPPosterior(mean=mean, eigenvalues=eigenvalues, eigenvectors=eigenvectors, variance_floor=floor)
 
 
-def standard_normal(rng, shape, xp, dtype=None):
+def standard_normal(shape, xp, dtype=None, *, rng=None):
     """Standard normal draws of ``shape`` in namespace ``xp``, generated where the array lives.
 
-    numpy/array_api_strict draw from the numpy Generator ``rng``; cupy draws on the device from a
-    cupy Generator seeded by ``rng``, so the same seed gives the same result on each backend.
+    numpy/array_api_strict draw from ``numpy.random.default_rng(rng)`` (a Generator passed in is used
+    and advanced); cupy draws on the device from a cupy Generator seeded from it.
     """
+    rng = np.random.default_rng(rng)
     dtype = xp.float64 if dtype is None else dtype
     if is_cupy_namespace(xp):
         import cupy
@@ -226,12 +224,12 @@ def _check_targets(posterior: GPPosterior, y_test):
     return xp, y_test
 
 
-def sample_functions(posterior: GPPosterior, n_samples: int, rng=None):
+def sample_functions(posterior: GPPosterior, n_samples: int, *, rng=None):
     """``n_samples`` posterior functions at the test inputs, shape (n_samples, n_test, n_outputs)."""
     n_samples = check_positive_int(n_samples, "n_samples")
     rng = np.random.default_rng(rng)
     xp = array_namespace(posterior.mean)
-    z = standard_normal(rng, (n_samples, posterior.n_test, posterior.n_outputs), xp, posterior.mean.dtype)
+    z = standard_normal((n_samples, posterior.n_test, posterior.n_outputs), xp, posterior.mean.dtype, rng=rng)
     return posterior.mean[None, :, :] + xp.matmul(posterior.factor, z)
 
 
@@ -247,7 +245,7 @@ def test_loss(predictions, y_test):
 test_loss.__test__ = False  # not a pytest test despite the name
 
 
-def sample_losses(posterior: GPPosterior, y_test, n_samples: int, rng=None, *, batch_size: int = 2048):
+def sample_losses(posterior: GPPosterior, y_test, n_samples: int, *, rng=None, batch_size: int = 2048):
     """Test losses (2) of ``n_samples`` posterior functions, via the rotated form (3), in batches.
 
     Consumes the random stream exactly as :func:`sample_functions` does when ``batch_size >= n_samples``,
@@ -262,7 +260,7 @@ def sample_losses(posterior: GPPosterior, y_test, n_samples: int, rng=None, *, b
     chunks = []
     for start in range(0, n_samples, batch_size):
         size = min(batch_size, n_samples - start)
-        z = standard_normal(rng, (size, posterior.n_test, posterior.n_outputs), xp, posterior.mean.dtype)
+        z = standard_normal((size, posterior.n_test, posterior.n_outputs), xp, posterior.mean.dtype, rng=rng)
         resid = rho[None, :, :] + sqrt_lam[None, :, :] * z
         chunks.append(xp.sum(resid * resid, axis=(1, 2)) / posterior.n_test)
     return xp.concat(chunks) if len(chunks) > 1 else chunks[0]

@@ -62,7 +62,7 @@ def init_mlps(n_networks, input_dim, n_outputs, *, width=64, depth=2, rng=None, 
     weights, biases = [], []
     for layer, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         gain = 2.0 if layer < depth else 1.0
-        z = standard_normal(rng, (n_networks, fan_in, fan_out), xp, dtype)
+        z = standard_normal((n_networks, fan_in, fan_out), xp, dtype, rng=rng)
         weights.append(z * float(np.sqrt(gain / fan_in)))
         biases.append(xp.zeros((n_networks, 1, fan_out), dtype=dtype))
     return MLPEnsemble(weights, biases)

@@ -23,9 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kernels.numerics import one_hot
 from kernels.validation import check_positive_int
 
-__all__ = ["Task", "one_hot", "synthetic_classification", "synthetic_regression", "digits_task"]
+__all__ = ["Task", "synthetic_classification", "synthetic_regression", "digits_task"]
 
 
 @dataclass(frozen=True)
@@ -47,13 +48,8 @@ class Task:
         return int(self.y_train.shape[1])
 
 
-def one_hot(labels, n_classes: int) -> np.ndarray:
-    labels = np.asarray(labels)
-    if labels.ndim != 1 or np.any(labels < 0) or np.any(labels >= n_classes):
-        raise ValueError(f"labels must be a 1-D array of integers in [0, {n_classes - 1}]")
-    out = np.zeros((labels.shape[0], n_classes))
-    out[np.arange(labels.shape[0]), labels] = 1.0
-    return out
+def _one_hot(labels, n_classes: int) -> np.ndarray:
+    return one_hot(np.asarray(labels), n_classes, xp=np, dtype=np.float64)
 
 
 def _inputs(rng, n, dim):
@@ -61,25 +57,28 @@ def _inputs(rng, n, dim):
 
 
 def synthetic_classification(dim: int, *, n_train: int = 100, n_test: int = 100, n_classes: int = 2,
-                             seed=0) -> Task:
-    """Gaussian inputs of dimension ``dim`` labelled by a random linear teacher (see module docstring)."""
+                             rng=None) -> Task:
+    """Gaussian inputs of dimension ``dim`` labelled by a random linear teacher (see module docstring).
+
+    ``rng``: anything ``numpy.random.default_rng`` accepts (an integer gives the same task every time).
+    """
     dim = check_positive_int(dim, "dim")
     n_train = check_positive_int(n_train, "n_train")
     n_test = check_positive_int(n_test, "n_test")
     n_classes = check_positive_int(n_classes, "n_classes", minimum=2)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(rng)
     teacher = rng.standard_normal((dim, n_classes))
     x = _inputs(rng, n_train + n_test, dim)
-    y = one_hot(np.argmax(x @ teacher, axis=1), n_classes)
+    y = _one_hot(np.argmax(x @ teacher, axis=1), n_classes)
     return Task(f"synthetic_classification(d={dim})", x[:n_train], y[:n_train], x[n_train:], y[n_train:])
 
 
-def synthetic_regression(dim: int, *, n_train: int = 100, n_test: int = 100, seed=0) -> Task:
+def synthetic_regression(dim: int, *, n_train: int = 100, n_test: int = 100, rng=None) -> Task:
     """Gaussian inputs of dimension ``dim``, target sin(3 sqrt(d) a^T x) with a random unit vector a."""
     dim = check_positive_int(dim, "dim")
     n_train = check_positive_int(n_train, "n_train")
     n_test = check_positive_int(n_test, "n_test")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(rng)
     direction = rng.standard_normal(dim)
     direction /= np.linalg.norm(direction)
     x = _inputs(rng, n_train + n_test, dim)
@@ -87,7 +86,7 @@ def synthetic_regression(dim: int, *, n_train: int = 100, n_test: int = 100, see
     return Task(f"synthetic_regression(d={dim})", x[:n_train], y[:n_train], x[n_train:], y[n_train:])
 
 
-def digits_task(*, n_train: int = 200, n_test: int = 200, n_classes: int = 10, seed=0) -> Task:
+def digits_task(*, n_train: int = 200, n_test: int = 200, n_classes: int = 10, rng=None) -> Task:
     """scikit-learn's 8x8 digits: unit-norm images, stratified split, one-hot targets over ``n_classes`` digits."""
     from sklearn.datasets import load_digits
 
@@ -104,7 +103,7 @@ def digits_task(*, n_train: int = 200, n_test: int = 200, n_classes: int = 10, s
             f"n_train + n_test must be at most {x.shape[0]} for {n_classes} classes, got {n_train + n_test}"
         )
     x /= np.linalg.norm(x, axis=1, keepdims=True)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(rng)
     # Stratified: interleave a random permutation of each class so every prefix is balanced.
     per_class = [rng.permutation(np.flatnonzero(labels == c)) for c in range(n_classes)]
     order = [idx for group in zip(*per_class) for idx in group]
@@ -113,5 +112,5 @@ def digits_task(*, n_train: int = 200, n_test: int = 200, n_classes: int = 10, s
     train, test = order[:n_train], order[n_train:n_train + n_test]
     return Task(
         f"digits({n_classes} classes)",
-        x[train], one_hot(labels[train], n_classes), x[test], one_hot(labels[test], n_classes),
+        x[train], _one_hot(labels[train], n_classes), x[test], _one_hot(labels[test], n_classes),
     )

@@ -12,7 +12,7 @@ from tests.helpers import assert_close
 from theory.inductive_bias.gen_chi2 import BelowMinimumWarning
 from theory.inductive_bias.gp_hypotheses import (
     RBFKernel,
-    fc_kernel,
+    fc_kernel_fn,
     gp_posterior,
     loss_distribution,
     rbf_kernel,
@@ -20,8 +20,9 @@ from theory.inductive_bias.gp_hypotheses import (
     sample_losses,
     test_loss,
 )
-from theory.inductive_bias.tasks import digits_task, one_hot, synthetic_classification, synthetic_regression
+from theory.inductive_bias.tasks import digits_task, synthetic_classification, synthetic_regression
 from theory.inductive_bias.estimators import (
+    NCX2Estimate,
     NCX2InductiveBias,
     exact_inductive_bias,
     fit_ncx2,
@@ -33,7 +34,7 @@ from theory.inductive_bias.nn_hypotheses import _gradients, init_mlps, mlp_forwa
 
 @pytest.fixture(scope="module")
 def small_task():
-    return synthetic_classification(8, n_train=30, n_test=6, n_classes=3, seed=1)
+    return synthetic_classification(8, n_train=30, n_test=6, n_classes=3, rng=1)
 
 
 def _on(xp, *arrays):
@@ -119,19 +120,16 @@ def test_non_psd_kernel_and_shapes_are_rejected(small_task):
         RBFKernel(lengthscale=0.0)
 
 
-def test_fc_kernel_adapter(small_task):
+def test_fc_kernel_fn_adapter(small_task):
+    from kernels.ntk.fc import fc_kernel
+
     t = small_task
-    kernel = fc_kernel(depth=2, kind="ntk")
-    try:
-        import kernels.ntk.fc  # noqa: F401
-    except ImportError:
-        with pytest.raises(ImportError, match="kernels.ntk.fc"):
-            kernel(t.x_train, t.x_test)
-    else:
-        post = gp_posterior(t.x_train, t.y_train, t.x_test, kernel=kernel)
-        assert np.all(to_numpy(post.eigenvalues) >= 0)
+    kernel = fc_kernel_fn(depth=2, kind="ntk")
+    np.testing.assert_allclose(kernel(t.x_train, t.x_test), fc_kernel(t.x_train, t.x_test, depth=2, activation="relu").ntk, rtol=1e-15)
+    post = gp_posterior(t.x_train, t.y_train, t.x_test, kernel=kernel)
+    assert np.all(to_numpy(post.eigenvalues) >= 0)
     with pytest.raises(ValueError, match="kind"):
-        fc_kernel(depth=2, kind="cntk")
+        fc_kernel_fn(depth=2, kind="cntk")
 
 
 def test_exact_pipeline_and_infinite_bias(small_task):
@@ -155,10 +153,11 @@ def test_ncx2_estimator_recovers_a_true_ncx2():
     eps = float(scipy.stats.ncx2.ppf(0.01, df, nc, scale=scale))
     truth = -math.log2(0.01)
     estimate = ncx2_inductive_bias(losses, eps)
-    assert estimate["method"] == "logcdf"
-    assert estimate["bits"] == pytest.approx(truth, abs=0.5)
-    est = NCX2InductiveBias().fit(losses)
-    assert est.bits(eps) == pytest.approx(estimate["bits"])
+    assert isinstance(estimate, NCX2Estimate) and estimate.method == "logcdf"
+    assert estimate.bits == pytest.approx(truth, abs=0.5) and estimate.nats == pytest.approx(estimate.bits * math.log(2))
+    assert (estimate.fit.df, estimate.fit.nc) == pytest.approx((df, nc), rel=0.3)
+    est = NCX2InductiveBias().fit(losses[:, None])
+    assert est.bits(eps) == pytest.approx(estimate.bits)
     assert est.get_params() == {"tail": "log_ndtr"}
 
 
@@ -206,7 +205,7 @@ def test_mlp_gradients_match_finite_differences():
 
 
 def test_mlp_training_reduces_loss(xp):
-    t = synthetic_classification(4, n_train=20, n_test=10, seed=3)
+    t = synthetic_classification(4, n_train=20, n_test=10, rng=3)
     x, y = _on(xp, t.x_train, t.y_train)
     nets = init_mlps(3, 4, 2, width=16, depth=2, rng=0, xp=xp)
     before = to_numpy(test_loss(mlp_forward(nets, x), y))
@@ -220,19 +219,20 @@ def test_mlp_training_reduces_loss(xp):
 
 
 def test_tasks():
-    t = synthetic_classification(5, n_train=40, n_test=30, n_classes=3, seed=0)
+    t = synthetic_classification(5, n_train=40, n_test=30, n_classes=3, rng=0)
     assert t.x_train.shape == (40, 5) and t.y_test.shape == (30, 3) and t.input_dim == 5
     np.testing.assert_array_equal(t.y_train.sum(axis=1), 1.0)
-    r = synthetic_regression(3, n_train=10, n_test=5)
+    r = synthetic_regression(3, n_train=10, n_test=5, rng=0)
     assert r.y_train.shape == (10, 1) and r.n_outputs == 1
-    d = digits_task(n_train=100, n_test=50, seed=0)
+    d = digits_task(n_train=100, n_test=50, rng=0)
     assert d.x_train.shape == (100, 64) and d.y_train.shape == (100, 10)
     np.testing.assert_allclose(np.linalg.norm(d.x_train, axis=1), 1.0)
     np.testing.assert_array_equal(d.y_train.sum(axis=0), 10.0)  # stratified: 10 of each digit
-    again = synthetic_classification(5, n_train=40, n_test=30, n_classes=3, seed=0)
+    again = synthetic_classification(5, n_train=40, n_test=30, n_classes=3, rng=0)
     np.testing.assert_array_equal(again.x_train, t.x_train)  # same seed, same task
-    with pytest.raises(ValueError, match="labels"):
-        one_hot([0, 3], 3)
+    # the same integer gives the same task as before the switch from seed= to rng=
+    np.testing.assert_array_equal(synthetic_classification(5, n_train=40, n_test=30, n_classes=3,
+                                                           rng=np.random.default_rng(0)).x_train, t.x_train)
     with pytest.raises(ValueError, match="n_train"):
         digits_task(n_train=2000, n_test=10)
 
