@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from theory.pac_bayes.bounds import kl_inverse
+from theory.pac_bayes import kl_inverse
 
 N_PAIRS = 1_000_000
 N_SCALAR = 20_000

@@ -21,10 +21,10 @@ TINY = {
 
 
 def compute(quick: bool) -> dict:
-    from theory.pac_bayes.lm import AG_NEWS_FULL, AG_NEWS_QUICK, ag_news_prompt_experiment
+    from theory.pac_bayes.ag_news import AG_NEWS_FULL, AG_NEWS_QUICK, ag_news_prompt_experiment
 
     result = ag_news_prompt_experiment(**(AG_NEWS_QUICK if quick else AG_NEWS_FULL), progress=True)
-    greedy_ids = result["greedy"]["token_ids"]
+    greedy_ids = result.greedy["token_ids"]
     prompts = [
         {
             "text": p["text"],
@@ -34,13 +34,13 @@ def compute(quick: bool) -> dict:
             "bound_uniform": p["bounds"]["uniform"]["occam_binomial"],
             "greedy": p["token_ids"] == greedy_ids,
         }
-        for p in result["prompts"]
+        for p in result.prompts
     ]
     return {
-        "n_train": result["n_train"],
-        "n_test": result["n_test"],
+        "n_train": result.n_train,
+        "n_test": result.n_test,
         "prompts": prompts,
-        "kendall_tau": {k: v["kendall_tau"] for k, v in result["kendall_tau"].items()},
+        "kendall_tau": {k: v["kendall_tau"] for k, v in result.kendall_tau.items()},
     }
 
 

@@ -16,7 +16,9 @@ Floating point: float64 unless a caller asks for float32 explicitly.
 
 Special functions sit outside the standard. They are dispatched here, once (linear algebra beyond
 the standard is in :mod:`kernels.linalg`): SciPy for NumPy, ``cupyx.scipy`` for CuPy, and for any other namespace a
-documented round trip through NumPy (used only by the strict test namespace).
+documented round trip through NumPy (used only by the strict test namespace; :func:`to_numpy` is the one
+explicit host transfer).  :data:`CUPYX_DISPATCH` lists every function the package takes from ``cupyx``, with a
+device-side replacement for those an installed CuPy may lack (CuPy 14 has no ``betainccinv``).
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ __all__ = [
     "special",
     "to_numpy",
     "from_numpy",
+    "CUPYX_DISPATCH",
+    "betainccinv_from_betaincinv",
 ]
 
 ENV_VAR = "LTL_BACKEND"
@@ -170,11 +174,17 @@ def asarray(x, *, xp=None, dtype=None, name: str = "x"):
 
 
 def to_numpy(x) -> np.ndarray:
-    """Explicit host copy of any supported array (no-op for NumPy)."""
+    """Explicit host copy of any supported array (no-op for NumPy): ``.get()`` for CuPy, DLPack otherwise.
+
+    The one place where an array leaves its device; implicit conversion (``np.asarray``) is never relied on,
+    since CuPy refuses it.
+    """
     if isinstance(x, np.ndarray):
         return x
     if hasattr(x, "get") and type(x).__module__.startswith("cupy"):
         return x.get()
+    if is_array_api_obj(x):
+        return np.from_dlpack(x)
     return np.asarray(x)
 
 
@@ -191,8 +201,53 @@ def _numpy_roundtrip(fn, xp, *arrays, **kwargs):
     return xp.asarray(out)
 
 
+def betainccinv_from_betaincinv(a, b, y, *, xp=None):
+    """Inverse of the complemented regularised incomplete beta, from ``betaincinv`` alone.
+
+    .. math:: x = \\mathrm{betainccinv}(a, b, y) \\iff 1 - I_x(a, b) = y \\iff I_{1-x}(b, a) = y,
+
+    so x = 1 - betaincinv(b, a, y) where y < 1/2 (no cancellation in forming y) and x = betaincinv(a, b, 1 - y)
+    otherwise (1 - y is then exact to one rounding).  Accurate to a few ulps of max(x, 1 - x), i.e. absolutely
+    rather than relatively for x near 0; callers that need a certified value follow it with their own check
+    (as :mod:`theory.pac_bayes.bounds` does with ``bdtr``).  Runs in ``xp`` on the device.
+    """
+    xp = array_namespace(a, b, y) if xp is None else xp
+    sp = special(xp)
+    small = y < 0.5
+    from_upper = 1 - sp.betaincinv(b, a, xp.where(small, y, xp.zeros_like(y)))
+    from_lower = sp.betaincinv(a, b, xp.where(small, xp.ones_like(y), 1 - y))
+    return xp.where(small, from_upper, from_lower)
+
+
+# Every function the package takes from cupyx on CuPy, keyed by (cupyx module, SciPy name); the value is the
+# device-side replacement used when the installed cupyx lacks the name (None: it must exist).  The same names
+# come from scipy.special / scipy.linalg on NumPy.  tests/kernels/test_backend.py checks this table against
+# the installed SciPy and, when CuPy imports, against cupyx.
+CUPYX_DISPATCH = {
+    ("cupyx.scipy.special", "erf"): None,  # kernels.ntk.activations (erf and GELU)
+    ("cupyx.scipy.special", "log_softmax"): None,  # kernels.numerics.log_softmax
+    ("cupyx.scipy.special", "bdtr"): None,  # theory.pac_bayes.bounds: certification of the binomial bounds
+    ("cupyx.scipy.special", "betaincinv"): None,  # the replacement of betainccinv
+    ("cupyx.scipy.special", "betainccinv"): betainccinv_from_betaincinv,  # theory.pac_bayes.bounds
+    ("cupyx.scipy.linalg", "solve_triangular"): None,  # kernels.linalg
+}
+
+
+def _cupyx_function(module: str, name: str):
+    """``module.name`` from the installed cupyx, else its replacement from :data:`CUPYX_DISPATCH`."""
+    mod = importlib.import_module(module)
+    fn = getattr(mod, name, None)
+    if fn is not None:
+        return fn
+    replacement = CUPYX_DISPATCH.get((module, name))
+    if replacement is None:
+        raise AttributeError(f"{module} has no {name!r} and kernels.backend.CUPYX_DISPATCH lists no replacement")
+    return replacement
+
+
 class _SpecialFunctions:
-    """``special(xp).erf(x)`` etc.: scipy.special on NumPy, cupyx.scipy.special on CuPy."""
+    """``special(xp).erf(x)`` etc.: scipy.special on NumPy, cupyx.scipy.special on CuPy (with the
+    replacements of :data:`CUPYX_DISPATCH` for names it lacks), a NumPy round trip otherwise."""
 
     def __init__(self, xp):
         self._xp = xp
@@ -204,9 +259,7 @@ class _SpecialFunctions:
 
             return getattr(scipy.special, name)
         if is_cupy_namespace(xp):
-            import cupyx.scipy.special
-
-            return getattr(cupyx.scipy.special, name)
+            return _cupyx_function("cupyx.scipy.special", name)
         import scipy.special
 
         fn = getattr(scipy.special, name)

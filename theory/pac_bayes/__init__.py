@@ -3,14 +3,17 @@
 Akinwande, Jiang, Sam, Kolter, "Understanding prompt engineering may not require rethinking
 generalization", ICLR 2024, arXiv 2310.03957.
 
-* :mod:`.bounds`: binary kl, its certified inverses, test-set, Occam and PAC-Bayes bounds, Monte Carlo coverage
-* :mod:`.prompts`: zero-shot prompt classifiers, prompt priors, prompt evaluation and greedy search
+* :mod:`.kl`: the binary kl and its certified upper and lower inverses
+* :mod:`.bounds`: test-set, Occam and PAC-Bayes bounds
+* :mod:`.coverage`: Monte Carlo coverage of every bound on classes with known true risks
+* :mod:`.prompts`: zero-shot prompt classifier, prompt evaluation and greedy search
+* :mod:`.priors`: priors over prompts (language model, uniform tokens, unigram), one base class
+* :mod:`.lm` and :mod:`.ag_news` (imported on their own; need the ``lm`` extra at call time): the real
+  embedder and language model, and the AG News experiment
 """
 
+from .kl import binary_kl, kl_inverse, kl_inverse_lower
 from .bounds import (
-    binary_kl,
-    kl_inverse,
-    kl_inverse_lower,
     binomial_test_set_bound,
     test_set_kl_bound,
     realizable_test_set_bound,
@@ -23,8 +26,9 @@ from .bounds import (
     all_bounds,
     DEFAULT_CATONI_GRID,
     OCCAM_FORMS,
-    monte_carlo_coverage,
 )
+from .coverage import CoverageResult, CoverageSetting, coverage_allowance, coverage_study, monte_carlo_coverage
+from .priors import PromptPrior, LMPromptPrior, UniformTokenPrior, UnigramPrior
 from .prompts import (
     Embedder,
     CausalLM,
@@ -32,9 +36,6 @@ from .prompts import (
     class_prompt_texts,
     prompt_errors,
     ZeroShotClassifier,
-    LMPromptPrior,
-    UniformTokenPrior,
-    UnigramPrior,
     PromptReport,
     evaluate_prompts,
     GreedySearchResult,
@@ -58,6 +59,10 @@ __all__ = [
     "all_bounds",
     "DEFAULT_CATONI_GRID",
     "OCCAM_FORMS",
+    "CoverageResult",
+    "CoverageSetting",
+    "coverage_allowance",
+    "coverage_study",
     "monte_carlo_coverage",
     "Embedder",
     "CausalLM",
@@ -65,6 +70,7 @@ __all__ = [
     "class_prompt_texts",
     "prompt_errors",
     "ZeroShotClassifier",
+    "PromptPrior",
     "LMPromptPrior",
     "UniformTokenPrior",
     "UnigramPrior",

