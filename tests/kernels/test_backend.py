@@ -70,3 +70,69 @@ def test_cupy_roundtrip():
     x = asarray(np.arange(4.0), xp=backend.namespace_of("cupy"))
     assert isinstance(x, cupy.ndarray)
     np.testing.assert_array_equal(to_numpy(x), np.arange(4.0))
+
+
+# --- cupyx dispatch table and replacements (issue 16) -----------------------------------------------
+
+
+def test_cupyx_table_names_exist_in_scipy_and_in_installed_cupyx():
+    import importlib
+    import importlib.util
+
+    for module, name in backend.CUPYX_DISPATCH:
+        scipy_module = importlib.import_module(module.replace("cupyx.", "", 1))
+        assert hasattr(scipy_module, name), f"{module.replace('cupyx.', '', 1)} has no {name}"
+    if importlib.util.find_spec("cupy") is None:
+        pytest.skip("cupy is not installed: the table was checked against scipy only")
+    missing = []
+    for (module, name), replacement in backend.CUPYX_DISPATCH.items():
+        if not hasattr(importlib.import_module(module), name) and replacement is None:
+            missing.append(f"{module}.{name}")
+    assert not missing, f"the installed cupyx lacks {missing} and CUPYX_DISPATCH lists no replacement"
+
+
+def test_betainccinv_replacement_matches_scipy(xp):
+    import scipy.special
+
+    rng = np.random.default_rng(1)
+    a = np.concatenate([[29.0, 1.0, 5.0, 1.0, 300.0], rng.uniform(0.5, 500, 40)])
+    b = np.concatenate([[972.0, 1000.0, 3.0, 1.0, 2.0], rng.uniform(0.5, 500, 40)])
+    y = np.concatenate([[0.05, 1e-9, 0.7, 0.5, 1e-100], 10 ** rng.uniform(-30, 0, 40)])
+    ours = backend.betainccinv_from_betaincinv(xp.asarray(a), xp.asarray(b), xp.asarray(y))
+    assert array_namespace(ours) is xp
+    expected = scipy.special.betainccinv(a, b, y)
+    # accurate to a few ulps of max(x, 1 - x) (absolute near 0)
+    np.testing.assert_allclose(to_numpy(ours), expected, rtol=1e-12, atol=1e-15)
+
+
+def test_cupy_namespace_without_betainccinv_uses_the_replacement(monkeypatch):
+    import sys
+    import types
+
+    import scipy.special
+
+    fake = types.ModuleType("cupyx.scipy.special")
+    fake.betaincinv = scipy.special.betaincinv  # a cupyx without betainccinv, as CuPy 14.2
+    for name in ("cupyx", "cupyx.scipy"):
+        monkeypatch.setitem(sys.modules, name, sys.modules.get(name, types.ModuleType(name)))
+    monkeypatch.setitem(sys.modules, "cupyx.scipy.special", fake)
+    assert backend._cupyx_function("cupyx.scipy.special", "betainccinv") is backend.betainccinv_from_betaincinv
+    assert backend._cupyx_function("cupyx.scipy.special", "betaincinv") is scipy.special.betaincinv
+    with pytest.raises(AttributeError, match="no 'gammaincc'"):
+        backend._cupyx_function("cupyx.scipy.special", "gammaincc")
+
+
+def test_to_numpy_is_explicit_for_strict_arrays(monkeypatch):
+    import array_api_strict
+
+    x = array_api_strict.asarray([1.0, 2.0])
+
+    def refuse(self, *args, **kwargs):
+        raise TypeError("implicit conversion")
+
+    monkeypatch.setattr(type(x), "__array__", refuse)
+    monkeypatch.setattr(type(x), "__buffer__", refuse, raising=False)
+    with pytest.raises(TypeError):
+        np.asarray(x)
+    np.testing.assert_array_equal(to_numpy(x), [1.0, 2.0])
+    assert_close(special(array_api_strict).erf(x), np.array([0.8427007929497149, 0.9953222650189527]), xp=array_api_strict)
