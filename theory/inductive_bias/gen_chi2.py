@@ -55,10 +55,13 @@ Chernoff bounds P <= exp(K(s) - s y) (s < 0) and P >= 1 - exp(K(s) - s y) (s > 0
 interval misses the rigorous one is discarded.  Below the smallest attainable value (x <= offset) the
 probability is exactly 0 and the bias infinite.
 
-Accuracy (against the mpmath references of :mod:`proofs_check.references`; hypothesis over 2-500 terms,
-weights 1e-4..1e2, non-centralities 0..100): relative error below 1e-12 wherever Ruben's series or the
-Bromwich inversion is selected, in the far lower tail (P down to 1e-300 and beyond, in log space), the
-bulk and the upper tail; the reported ``log_error`` contained the reference in every case tried.
+Accuracy, measured against the independent mpmath references of :mod:`proofs_check.references` (a
+convolution form of the chi-squared mixture at 40 digits, and Gil-Pelaez inversion at 30 digits) on random
+laws of 2-4 terms: |log P_computed - log P| at most 1.6e-14 in the bulk, 2.0e-14 in the upper tail
+(P > 0.99) and 1.8e-16 |log P| in the far lower tail (P < 1e-10), 5e-14 relative for weights spread over
+six decades; the reported ``log_error`` held in every comparison, at least a hundred times wider than the
+error.  Against the leading small-x asymptote (hypothesis, 2-500 terms, weights 1e-4..1e2,
+non-centralities 0..100) the values agree to the asymptote's own O(x / w_min) error.
 """
 
 from __future__ import annotations
