@@ -8,7 +8,6 @@ runs two splits of yacht.
 
 from __future__ import annotations
 
-MODELS = ("gp", "nngp", "dkm")
 LABELS = {"gp": "GP (L = 0)", "nngp": "NNGP (nu = inf)", "dkm": "DKM"}
 
 TINY = {
@@ -24,9 +23,9 @@ TINY = {
 
 
 def compute(quick: bool = True) -> dict:
-    from theory.dkm.uci import SMALL, load_results, run, summarise
+    from theory.dkm.uci import SMALL, load_uci_results, run, summarise
 
-    records = load_results()
+    records = load_uci_results()
     if not records:
         records = run(("yacht",) if quick else SMALL, splits=range(2) if quick else None)
     return {"summary": summarise(records)}
@@ -40,7 +39,7 @@ def make_figure(results):
     datasets = sorted(summary)
     fig, axes = plt.subplots(1, len(datasets), figsize=(2.6 * len(datasets) + 0.5, 3.2), squeeze=False)
     for ax, dataset in zip(axes[0], datasets):
-        models = [m for m in MODELS if m in summary[dataset]]
+        models = [m for m in ("gp", "nngp", "dkm") if m in summary[dataset]]
         means = [summary[dataset][m]["test_ll"][0] for m in models]
         errors = [summary[dataset][m]["test_ll"][1] for m in models]
         errors = [0.0 if not np.isfinite(e) else e for e in errors]

@@ -5,8 +5,9 @@ deep generalisation of kernel methods", ICML 2023, arXiv 2108.13097.
 
 * :mod:`.gram_kernels`: kernels acting on Gram matrices (squared exponential, arccos, normalised Gaussian)
 * :mod:`.objective`: the DKM objective, KL terms, Gaussian likelihood and exact gradients
-* :mod:`.solver`: L-BFGS on a Cholesky parametrisation of the Grams
-* :mod:`.sparse`: inducing-point DKM (linear in the number of points) and predictions
+* :mod:`.whitened`: the objective in whitened coordinates G_l = A_l U_l U_l^T A_l^T, with its gradient
+* :mod:`.solver`: ``solve_dkm`` (L-BFGS or trust-region Newton-CG on the whitened factors)
+* :mod:`.sparse`: inducing-point DKM (linear in the number of points), ``solve_sparse_dkm``, predictions
 * :mod:`.estimator`: the scikit-learn style ``DeepKernelMachine``
 """
 
@@ -23,8 +24,18 @@ from kernels.dkm.objective import (
     kl_terms,
     nngp_grams,
 )
-from kernels.dkm.solver import DKMSolution, optimise_grams, solve_dkm
-from kernels.dkm.sparse import dkm_predict, input_blocks, sparse_nngp_grams, sparse_objective, sparse_objective_and_grad, sparse_predict
+from kernels.dkm.solver import DKMSolution, solve_dkm
+from kernels.dkm.sparse import (
+    dkm_predict,
+    input_blocks,
+    solve_sparse_dkm,
+    sparse_nngp_grams,
+    sparse_objective,
+    sparse_objective_and_grad,
+    sparse_predict,
+    sparse_whitened_objective_and_grad,
+)
+from kernels.dkm.whitened import WhitenedGradient, whitened_grams, whitened_objective_and_grad
 
 __all__ = [
     "DeepKernelMachine",
@@ -44,8 +55,12 @@ __all__ = [
     "kl_terms",
     "nngp_grams",
     "DKMSolution",
-    "optimise_grams",
     "solve_dkm",
+    "solve_sparse_dkm",
+    "WhitenedGradient",
+    "whitened_grams",
+    "whitened_objective_and_grad",
+    "sparse_whitened_objective_and_grad",
     "dkm_predict",
     "input_blocks",
     "sparse_nngp_grams",

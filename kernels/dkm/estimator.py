@@ -1,4 +1,4 @@
-"""``DeepKernelMachine``: a scikit-learn style regressor for the deep kernel machine.
+"""``DeepKernelMachine``: a scikit-learn regressor for the deep kernel machine.
 
 Paper: Adam X. Yang, Maxime Robeyns, Edward Milsom, Ben Anson, Nandi Schoots, Laurence Aitchison,
 "A theory of representation learning gives a deep generalisation of kernel methods", ICML 2023,
@@ -6,73 +6,110 @@ arXiv 2108.13097.
 
 ``depth`` = L hidden Gram layers; ``depth=0`` is a Gaussian process with the base kernel and
 ``nu=inf`` is the NNGP (infinite-width network, no representation learning).  The algorithm is
-the pure function :func:`kernels.dkm.solver.solve_dkm` (or its sparse counterpart); this class
-validates inputs and stores the results.
+the pure function :func:`kernels.dkm.solver.solve_dkm` or :func:`kernels.dkm.sparse.solve_sparse_dkm`;
+this class validates its parameters and inputs and stores the results.
 """
 
 from __future__ import annotations
 
-import inspect
 import math
-import numbers
+from numbers import Integral, Real
 
 import numpy as np
+from sklearn.utils.validation import validate_data
 
-from kernels.backend import array_namespace, asarray
-from kernels.validation import check_matrix, check_positive, check_positive_int, check_same_length
-from kernels.dkm.gram_kernels import make_kernel
-from kernels.dkm.objective import input_gram, nngp_grams
-from kernels.dkm.solver import optimise_grams, solve_dkm
-from kernels.dkm.sparse import dkm_predict, input_blocks, sparse_nngp_grams, sparse_objective_and_grad, sparse_predict
+from kernels.backend import array_namespace
+from kernels.base import Estimator, RegressorMixin, check_fitted, is_device_array
+from kernels.validation import Interval, Options, StrOptions
+from kernels.dkm.gram_kernels import KERNELS, GramKernel, make_kernel
+from kernels.dkm.objective import input_gram
+from kernels.dkm.solver import METHODS, solve_dkm
+from kernels.dkm.sparse import dkm_predict, input_blocks, solve_sparse_dkm, sparse_nngp_grams, sparse_predict
+from kernels.dkm.objective import nngp_grams
 
-__all__ = ["DeepKernelMachine"]
+__all__ = ["DeepKernelMachine", "MAX_DEPTH", "MAX_NU"]
 
 LOG_2PI = math.log(2.0 * math.pi)
+#: largest depth accepted (each layer costs a P x P Gram matrix and its factorisation)
+MAX_DEPTH = 100
+#: largest finite nu accepted; beyond it the DKM equals the NNGP to float64 precision: pass inf
+MAX_NU = 1e12
 
 
-class DeepKernelMachine:
+def _check_nu(nu, depth):
+    """List of ``depth`` KL weights, each in (0, MAX_NU] or inf."""
+    values = [nu] * depth if isinstance(nu, Real) else list(nu)
+    if len(values) != depth:
+        raise ValueError(f"nu must be a number or a sequence of depth={depth} numbers, got {len(values)} values")
+    out = []
+    for i, v in enumerate(values):
+        if isinstance(v, bool) or not isinstance(v, Real) or not (v == math.inf or 0 < v <= MAX_NU):
+            raise ValueError(f"nu[{i}] must lie in (0, {MAX_NU:g}] or be inf (the NNGP layer), got {v!r}")
+        out.append(float(v))
+    return out
+
+
+class DeepKernelMachine(RegressorMixin, Estimator):
     """Deep kernel machine regression (Gaussian likelihood).
 
     Parameters
     ----------
-    depth : number of learned Gram layers L (>= 0).
-    kernel : "se", "arccos" or "normalised_gaussian" (or a GramKernel), used in every layer; or a
-        list of depth + 1 GramKernels (one per layer and the output), e.g. ``nngp.kernels_``.
-    nu : KL weight per layer, a positive number or a sequence of ``depth`` of them; inf = NNGP layer.
-    n_inducing : None for the full DKM, else the number M of inducing points (a random subset of
-        the training inputs, drawn with ``random_state``); cost linear in the number of points.
-    noise_var : initial (or, with ``learn_noise=False``, fixed) likelihood noise variance.
-    kernel_params : dict of kernel parameters (e.g. ``{"lengthscale": 1.0}``), the starting point
-        when ``learn_kernel`` is True.  One set per layer is learned.
-    jitter : added to the diagonal of every kernel matrix.
-    tol, max_iter : stop when the max-abs gradient of the objective per data point is below tol.
+    depth : int, 0..MAX_DEPTH
+        Number of learned Gram layers L.
+    kernel : str, GramKernel or list of GramKernel
+        "se", "arccos"/"relu", "normalised_gaussian" or "linear" (or a GramKernel) used in every layer,
+        or a list of ``depth + 1`` GramKernels (one per layer and the output), e.g. ``nngp.kernels_``.
+    nu : float or sequence of float
+        KL weight per layer, in (0, MAX_NU] or inf (an NNGP layer).
+    n_inducing : int or None
+        None for the full DKM, else the number M of inducing points (a random subset of the training
+        inputs drawn with ``random_state``); cost linear in the number of points.
+    noise_var : float
+        Initial (or, with ``learn_noise=False``, fixed) likelihood noise variance.
+    learn_noise, learn_kernel : bool
+        Learn the noise variance / the kernels' parameters (one set per layer) with the Grams.
+    kernel_params : dict or None
+        Kernel parameters (e.g. ``{"lengthscale": 1.0}``), the starting point when ``learn_kernel``.
+    jitter : float
+        Added to the diagonal of every kernel matrix.
+    method : {"lbfgs", "newton"}
+        The solver (:func:`kernels.dkm.solver.solve_dkm`).
+    tol, max_iter : float, int
+        Stop when the max-abs gradient of the objective per data point is below ``tol``.
+    random_state : int, Generator or None
+        Draws the inducing points.
 
-    Attributes (after fit)
-    ----------------------
-    grams_ : learned Gram matrices G_1..G_L (inducing Grams when sparse)
-    nngp_grams_ : the NNGP Grams for the fitted kernels (what nu = inf gives)
-    kernels_ : fitted kernels (one per layer plus the output)
-    noise_var_ : fitted noise variance
-    objective_ : final objective; objective_trace_ : objective per iteration
-    n_iter_, converged_, grad_norm_ : solver report
-    inducing_points_ : inducing inputs (sparse only)
+    Attributes
+    ----------
+    grams_ : list
+        Learned Gram matrices G_1..G_L (inducing Grams when sparse).
+    nngp_grams_ : list
+        The NNGP Grams for the fitted kernels (what nu = inf gives).
+    kernels_, noise_var_ : fitted kernels (one per layer plus the output) and noise variance.
+    objective_, objective_trace_ : final objective and its value per iteration.
+    n_iter_, converged_, grad_norm_ : solver report.
+    inducing_points_ : inducing inputs (None for the full model).
     """
 
-    def __init__(
-        self,
-        depth: int = 2,
-        kernel="se",
-        nu=1.0,
-        n_inducing=None,
-        noise_var: float = 0.1,
-        learn_noise: bool = True,
-        learn_kernel: bool = True,
-        kernel_params=None,
-        jitter: float = 1e-6,
-        tol: float = 1e-5,
-        max_iter: int = 1000,
-        random_state=0,
-    ):
+    _parameter_constraints = {
+        "depth": [Interval(Integral, 0, MAX_DEPTH, closed="both")],
+        "kernel": [StrOptions(set(KERNELS)), GramKernel, list, tuple],
+        "nu": [Interval(Real, 0, MAX_NU, closed="right"), Options(Real, {math.inf}), list, tuple, np.ndarray],
+        "n_inducing": [None, Interval(Integral, 1, None, closed="left")],
+        "noise_var": [Interval(Real, 0, 1e10, closed="neither")],
+        "learn_noise": ["boolean"],
+        "learn_kernel": ["boolean"],
+        "kernel_params": [None, dict],
+        "jitter": [Interval(Real, 0, 1, closed="left")],
+        "method": [StrOptions(set(METHODS))],
+        "tol": [Interval(Real, 0, None, closed="neither")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, depth=2, kernel="se", nu=1.0, n_inducing=None, noise_var=0.1, learn_noise=True,
+                 learn_kernel=True, kernel_params=None, jitter=1e-6, method="lbfgs", tol=1e-5, max_iter=1000,
+                 random_state=0):
         self.depth = depth
         self.kernel = kernel
         self.nu = nu
@@ -82,112 +119,76 @@ class DeepKernelMachine:
         self.learn_kernel = learn_kernel
         self.kernel_params = kernel_params
         self.jitter = jitter
+        self.method = method
         self.tol = tol
         self.max_iter = max_iter
         self.random_state = random_state
 
-    # --- scikit-learn protocol ---------------------------------------------------------------
-    def get_params(self, deep: bool = True) -> dict:
-        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
-        return {n: getattr(self, n) for n in names}
-
-    def set_params(self, **params):
-        valid = self.get_params()
-        for key, value in params.items():
-            if key not in valid:
-                raise ValueError(f"invalid parameter {key!r} for DeepKernelMachine; valid: {sorted(valid)}")
-            setattr(self, key, value)
-        return self
-
-    def __repr__(self):
-        return f"DeepKernelMachine(depth={self.depth!r}, kernel={self.kernel!r}, nu={self.nu!r}, n_inducing={self.n_inducing!r})"
-
     # --- validation --------------------------------------------------------------------------
-    def _validated_nu(self, depth):
-        nu = self.nu
-        if isinstance(nu, numbers.Real) and not isinstance(nu, bool):
-            nu = [nu] * depth
-        nu = list(nu)
-        if len(nu) != depth:
-            raise ValueError(f"nu must be a number or a sequence of depth={depth} numbers, got {len(nu)} values")
-        return [check_positive(v, f"nu[{i}]", allow_inf=True) for i, v in enumerate(nu)]
+    def _kernels(self):
+        if isinstance(self.kernel, (list, tuple)):
+            if len(self.kernel) != self.depth + 1:
+                raise ValueError(f"a list of kernels needs depth + 1 = {self.depth + 1} entries, got {len(self.kernel)}")
+            return [make_kernel(k) for k in self.kernel]
+        return [make_kernel(self.kernel, **(self.kernel_params or {}))] * (self.depth + 1)
 
-    def _validate_X(self, X, xp=None):
-        X = asarray(X, xp=xp, name="X")
-        if X.ndim == 1:
-            X = X[:, None]
-        return check_matrix(X, "X")
+    def _fit_data(self, X, y):
+        """(X, Y as P x D, y.ndim) validated; float64 unless the input is another namespace's float32."""
+        if is_device_array(X):
+            X, y = self._validate_Xy(X, y, y_numeric=True)
+        else:
+            X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True, multi_output=True)
+        xp = array_namespace(X)
+        Y = y[:, None] if y.ndim == 1 else y
+        scale = float(xp.max(xp.abs(X))) if X.size else 0.0
+        if not math.isfinite(scale * scale * X.shape[1]):
+            raise ValueError(f"X is too large: X X^T / n_features overflows float64 (max |X| = {scale:.3g}); rescale X")
+        y_max = float(xp.max(xp.abs(Y))) if Y.size else 0.0
+        if not math.isfinite(y_max * y_max * Y.shape[0]):
+            raise ValueError(f"y is too large: the sum of y^2 overflows float64 (max |y| = {y_max:.3g}); rescale y")
+        return X, Y, y.ndim
 
     def fit(self, X, y):
-        X = self._validate_X(X)
-        xp = array_namespace(X)
-        y = asarray(y, xp=xp, name="y")
-        if y.ndim not in (1, 2):
-            raise ValueError(f"y must be 1-D or 2-D, got shape {tuple(y.shape)}")
-        check_same_length(X, y, "X", "y")
-        Y = y[:, None] if y.ndim == 1 else y
-        depth = check_positive_int(self.depth, "depth", minimum=0)
-        nu = self._validated_nu(depth)
-        check_positive(self.noise_var, "noise_var")
-        check_positive(self.jitter, "jitter", allow_zero=True)
-        check_positive(self.tol, "tol")
-        check_positive_int(self.max_iter, "max_iter")
-        P = X.shape[0]
-        if isinstance(self.kernel, (list, tuple)):
-            if len(self.kernel) != depth + 1:
-                raise ValueError(f"a list of kernels needs depth + 1 = {depth + 1} entries, got {len(self.kernel)}")
-            kernels = [make_kernel(k) for k in self.kernel]
-        else:
-            kernels = [make_kernel(self.kernel, **(self.kernel_params or {}))] * (depth + 1)
-        common = dict(learn_kernel=bool(self.learn_kernel), learn_noise=bool(self.learn_noise),
-                      tol=float(self.tol), max_iter=int(self.max_iter))
+        """Maximise the DKM objective on (X, y); returns self."""
+        self._validate_params()
+        kernels = self._kernels()
+        nu = _check_nu(self.nu, self.depth)
+        X, Y, self.y_ndim_ = self._fit_data(X, y)
+        common = dict(jitter=float(self.jitter), learn_kernel=bool(self.learn_kernel),
+                      learn_noise=bool(self.learn_noise), method=self.method, tol=float(self.tol),
+                      max_iter=int(self.max_iter))
         if self.n_inducing is None:
             G0 = input_gram(X)
-            sol = solve_dkm(G0, Y, kernels, nu, float(self.noise_var), jitter=float(self.jitter), **common)
-            self.nngp_grams_ = nngp_grams(G0, sol.kernels, depth, float(self.jitter))
+            sol = solve_dkm(G0, Y, kernels, nu, float(self.noise_var), **common)
+            self.nngp_grams_ = nngp_grams(G0, sol.kernels, self.depth, float(self.jitter))
             self.inducing_points_ = None
         else:
-            M = check_positive_int(self.n_inducing, "n_inducing")
-            if M > P:
-                raise ValueError(f"n_inducing must be at most the number of training points P={P}, got {M}")
-            order = np.random.default_rng(self.random_state).permutation(P)[:M]
-            Z = xp.take(X, xp.asarray(np.sort(order)), axis=0)
+            Z = self._inducing_points(X)
             blocks0 = input_blocks(Z, X)
-            init = sparse_nngp_grams(blocks0, kernels, depth, float(self.jitter))
-            jitter = float(self.jitter)
-
-            def objective(grams, factors, ks, s2):
-                return sparse_objective_and_grad(blocks0, Y, ks, nu, grams, s2, jitter, factors)
-
-            sol = optimise_grams(objective, init, nu, kernels, float(self.noise_var), n_data=P * Y.shape[1],
-                                 jitter=jitter, base_gram=blocks0.G_ii, **common)
-            self.nngp_grams_ = sparse_nngp_grams(blocks0, sol.kernels, depth, jitter)
-            sol.grams = [self.nngp_grams_[l] if sol.grams[l] is None else sol.grams[l] for l in range(depth)]
+            sol = solve_sparse_dkm(blocks0, Y, kernels, nu, float(self.noise_var), **common)
+            self.nngp_grams_ = sparse_nngp_grams(blocks0, sol.kernels, self.depth, float(self.jitter))
             self.inducing_points_ = Z
         self.X_train_, self.Y_train_, self.nu_ = X, Y, nu
-        self.y_ndim_ = y.ndim
-        self.grams_ = sol.grams
-        self.kernels_ = sol.kernels
-        self.noise_var_ = sol.noise_var
-        self.objective_ = sol.objective
-        self.objective_trace_ = sol.trace
-        self.n_iter_ = sol.n_iter
-        self.converged_ = sol.converged
-        self.grad_norm_ = sol.grad_norm
-        self.n_features_in_ = X.shape[1]
+        self.grams_, self.kernels_, self.noise_var_ = sol.grams, sol.kernels, sol.noise_var
+        self.objective_, self.objective_trace_ = sol.objective, sol.trace
+        self.n_iter_, self.converged_, self.grad_norm_ = sol.n_iter, sol.converged, sol.grad_norm
         return self
 
-    def _check_fitted(self):
-        if not hasattr(self, "grams_"):
-            raise RuntimeError("this DeepKernelMachine is not fitted yet; call fit(X, y) first")
+    def _inducing_points(self, X):
+        P = X.shape[0]
+        if self.n_inducing > P:
+            raise ValueError(f"n_inducing must be at most the number of training points P={P}, got {self.n_inducing}")
+        order = np.random.default_rng(self.random_state).permutation(P)[: self.n_inducing]
+        xp = array_namespace(X)
+        return xp.take(X, xp.asarray(np.sort(order)), axis=0)
 
     def predict(self, X, return_std: bool = False, include_noise: bool = True):
         """Predictive mean; with ``return_std`` also the predictive standard deviation of y
         (of the latent function when ``include_noise=False``)."""
-        self._check_fitted()
-        X = self._validate_X(X, array_namespace(self.X_train_))
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} features, the model was fitted with {self.n_features_in_}")
+        check_fitted(self)
+        X = self._validate_X(X, reset=False)
+        if not is_device_array(X):
+            X = np.asarray(X, dtype=np.float64)
         xp = array_namespace(X)
         jitter = float(self.jitter)
         if self.inducing_points_ is None:
@@ -204,24 +205,18 @@ class DeepKernelMachine:
         var = xp.clip(var, 0.0, None) + (self.noise_var_ if include_noise else 0.0)
         return mean, xp.sqrt(var)
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True  # Y with D columns shares the Grams (one objective)
+        return tags
+
     def log_likelihood(self, X, y):
         """Mean predictive log density of (X, y) per target value."""
         mean, std = self.predict(X, return_std=True)
         xp = array_namespace(mean)
-        y = asarray(y, xp=xp, name="y")
+        y = xp.asarray(y, dtype=mean.dtype)
         if mean.ndim == 2 and y.ndim == 1:
             y = y[:, None]
         std2 = std if mean.ndim == 1 else std[:, None]
         z = (y - mean) / std2
         return float(xp.mean(-0.5 * z * z - xp.log(std2) - 0.5 * LOG_2PI))
-
-    def score(self, X, y):
-        """Coefficient of determination R^2 of the predictive mean (as scikit-learn regressors)."""
-        mean = self.predict(X)
-        xp = array_namespace(mean)
-        y = asarray(y, xp=xp, name="y")
-        if mean.ndim == 2 and y.ndim == 1:
-            y = y[:, None]
-        resid = float(xp.sum((y - mean) ** 2))
-        total = float(xp.sum((y - xp.mean(y, axis=0)) ** 2))
-        return 1.0 - resid / total if total > 0 else float("nan")

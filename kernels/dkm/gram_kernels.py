@@ -8,16 +8,16 @@ and the two diagonal entries a = G_ii, b = G_jj:
 
 * squared exponential:  K_ij = h exp(-(a + b - 2 C) / (2 l^2))
 * arccos / ReLU (He-scaled, first order, Cho and Saul 2009):
-  theta = arccos(C / sqrt(a b)),  K_ij = w (1/pi) (sqrt(a b - C^2) + (pi - theta) C) + beta
+  theta = arccos(C / sqrt(a b)),  K_ij = W_std^2 (1/pi) (sqrt(a b - C^2) + (pi - theta) C) + b_std^2
 * normalised Gaussian:  K_ij = v sqrt(a b) exp(C / sqrt(a b) - 1)
-* linear:  K_ij = v C  (deep linear networks; closed-form optimum, property 9 of the reference)
+* linear:  K_ij = W_std^2 C  (deep linear networks; closed-form optimum, property 9 of the reference)
 
 so one elementwise rule ``entries(C, a, b)`` serves the full P x P kernel, the cross block between
 test and inducing points, and (with ``diag``) the test-point variances.  The reverse-mode rule
 ``entries_vjp`` returns dF/dC, dF/da, dF/db for a scalar F given dF/dK; the partial derivatives are
 
 * SE:      dK/dC = K / l^2,              dK/da = dK/db = -K / (2 l^2)
-* arccos:  dK/dC = w (pi - theta) / pi,  dK/da = w sin(theta) sqrt(b / a) / (2 pi)
+* arccos:  dK/dC = W_std^2 (pi - theta) / pi,  dK/da = W_std^2 sin(theta) sqrt(b / a) / (2 pi)
 * NG:      dK/dC = v exp(c - 1),         dK/da = v exp(c - 1) (1 - c) sqrt(b / a) / 2,   c = C / sqrt(a b)
 
 (the arccos and NG rules are written without 1/sin(theta) so they stay finite on the diagonal).
@@ -32,6 +32,7 @@ import math
 from dataclasses import dataclass, field, replace
 
 from kernels.backend import array_namespace
+from kernels.numerics import angle, arccos_j0, arccos_j1
 from kernels.validation import check_positive
 
 __all__ = [
@@ -149,55 +150,48 @@ class SquaredExponential(GramKernel):
         return xp.zeros_like(d), {"lengthscale": 0.0, "variance": _sum(xp, kbar) * self.variance}
 
 
-def _cosine(xp, C, a, b):
-    """sqrt(ab), clipped cosine and sin(theta) = sqrt(1 - c^2), safe at c = +-1."""
-    s = xp.sqrt(a * b)
-    c = xp.clip(C / s, -1.0, 1.0)
-    sin = xp.sqrt(xp.clip(1.0 - c * c, 0.0, None))
-    return s, c, sin
-
-
 @dataclass(frozen=True)
 class ArcCos(GramKernel):
-    """He-scaled first-order arc-cosine (ReLU) kernel on a Gram matrix, then ``weight K + bias``.
+    """He-scaled first-order arc-cosine (ReLU) kernel on a Gram matrix: W_std^2 K_1 + b_std^2.
 
-    K_ii = weight G_ii + bias: a ReLU layer with He initialisation preserves the second moment.
+    K_1 = sqrt(a b) J_1(theta), theta = arctan2(sqrt(a b - C^2), C) (:func:`kernels.numerics.angle`),
+    J_1 from :func:`kernels.numerics.arccos_j1`; K_ii = W_std^2 G_ii + b_std^2, so a ReLU layer with
+    W_std = 1 (He initialisation) preserves the second moment.  ``W_std`` and ``b_std`` are standard
+    deviations, as in :func:`kernels.ntk.fc.fc_kernel`.
     """
 
-    weight: float = 1.0
-    bias: float = 0.0
-    learnable: tuple = field(default=("weight",), init=False, repr=False)
+    W_std: float = 1.0
+    b_std: float = 0.0
+    learnable: tuple = field(default=("W_std",), init=False, repr=False)
 
     def __post_init__(self):
-        check_positive(self.weight, "weight")
-        check_positive(self.bias, "bias", allow_zero=True)
+        check_positive(self.W_std, "W_std")
+        check_positive(self.b_std, "b_std", allow_zero=True)
 
     def _base(self, C, a, b):
         xp = array_namespace(C)
-        s, c, sin = _cosine(xp, C, a, b)
-        theta = xp.acos(c)
-        return (s * sin + (math.pi - theta) * C) / math.pi, s, sin, theta
+        s = xp.sqrt(a * b)
+        theta = angle(a, b, C, xp)
+        return s * arccos_j1(theta, xp), s, theta
 
     def entries(self, C, a, b):
-        base = self._base(C, a, b)[0]
-        return self.weight * base + self.bias
+        return self.W_std**2 * self._base(C, a, b)[0] + self.b_std**2
 
     def entries_vjp(self, C, a, b, K, Kbar):
         xp = array_namespace(C)
-        base, s, sin, theta = self._base(C, a, b)
-        W = Kbar * self.weight
-        dC = W * ((math.pi - theta) / math.pi)
-        # dK/dS with S = a b equals w sin(theta) / (2 pi sqrt(S)); dS/da = b.
-        T = W * sin / (2.0 * math.pi * s)
-        hyper = {"weight": _sum(xp, W * base)}
-        return dC, T * b, T * a, hyper
+        base, s, theta = self._base(C, a, b)
+        W = Kbar * self.W_std**2
+        dC = W * arccos_j0(theta, xp)
+        # dK/dS with S = a b equals W_std^2 sin(theta) / (2 pi sqrt(S)); dS/da = b.
+        T = W * xp.sin(theta) / (2.0 * math.pi * s)
+        return dC, T * b, T * a, {"W_std": 2.0 * _sum(xp, W * base)}
 
     def diag(self, d):
-        return self.weight * d + self.bias
+        return self.W_std**2 * d + self.b_std**2
 
     def diag_vjp(self, d, kbar):
         xp = array_namespace(d)
-        return kbar * self.weight, {"weight": _sum(xp, kbar * d) * self.weight}
+        return kbar * self.W_std**2, {"W_std": 2.0 * _sum(xp, kbar * d) * self.W_std**2}
 
 
 @dataclass(frozen=True)
@@ -236,28 +230,28 @@ class NormalisedGaussian(GramKernel):
 
 @dataclass(frozen=True)
 class Linear(GramKernel):
-    """K(G) = variance G: the deep linear network, for which the optimum is known in closed form."""
+    """K(G) = W_std^2 G: the deep linear network, for which the optimum is known in closed form."""
 
-    variance: float = 1.0
-    learnable: tuple = field(default=("variance",), init=False, repr=False)
+    W_std: float = 1.0
+    learnable: tuple = field(default=("W_std",), init=False, repr=False)
 
     def __post_init__(self):
-        check_positive(self.variance, "variance")
+        check_positive(self.W_std, "W_std")
 
     def entries(self, C, a, b):
-        return self.variance * C
+        return self.W_std**2 * C
 
     def entries_vjp(self, C, a, b, K, Kbar):
         xp = array_namespace(C)
         zero = xp.zeros_like(C)
-        return self.variance * Kbar, zero, zero, {"variance": _sum(xp, Kbar * K)}
+        return self.W_std**2 * Kbar, zero, zero, {"W_std": 2.0 * _sum(xp, Kbar * K)}
 
     def diag(self, d):
-        return self.variance * d
+        return self.W_std**2 * d
 
     def diag_vjp(self, d, kbar):
         xp = array_namespace(d)
-        return kbar * self.variance, {"variance": _sum(xp, kbar * d) * self.variance}
+        return kbar * self.W_std**2, {"W_std": 2.0 * _sum(xp, kbar * d) * self.W_std**2}
 
 
 KERNELS = {

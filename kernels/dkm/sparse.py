@@ -43,6 +43,9 @@ __all__ = [
     "sparse_objective_and_grad",
     "sparse_objective",
     "sparse_predict",
+    "sparse_whitened_objective_and_grad",
+    "sparse_whitened_grams",
+    "solve_sparse_dkm",
 ]
 
 
@@ -162,23 +165,11 @@ def _output_moments(post: _OutputPosterior, W_star, k_star, Y, noise_var):
     return mean, var
 
 
-def sparse_objective_and_grad(
-    blocks0: SparseBlocks, Y, kernels, nu, grams_ii, noise_var: float, jitter: float = 1e-6, factors=None
-):
-    """(value, :class:`DKMGradient`) of the sparse DKM objective; gradients w.r.t. the inducing Grams.
-
-    The value is formed from Cholesky factors only (see :class:`_Conditional`); the gradients use
-    explicit inverses of K_ii, which is accurate enough for them and keeps the formulas short.
-    """
-    xp = array_namespace(blocks0.G_ii, Y)
-    Y2 = Y if Y.ndim == 2 else Y[:, None]
-    P, D = Y2.shape
-    L = len(nu)
-    if len(kernels) != L + 1:
-        raise ValueError(f"need len(kernels) = len(nu) + 1, got {len(kernels)} and {len(nu)}")
-    # forward
-    cache, blocks, value = [], blocks0, 0.0
-    for l in range(L):
+def _forward_layers(blocks0: SparseBlocks, kernels, nu, grams_ii, jitter, factors):
+    """Per layer: the kernel blocks of the layer below, the conditional Grams and the KL term."""
+    xp = array_namespace(blocks0.G_ii)
+    cache, blocks, kl_total = [], blocks0, 0.0
+    for l in range(len(nu)):
         raw_ii, K_ii, K_ti, k_t = _kernel_blocks(kernels[l], blocks, jitter)
         entry = {"blocks_prev": blocks, "raw_ii": raw_ii, "K_ii": K_ii, "K_ti": K_ti, "k_t": k_t}
         if math.isinf(nu[l]):
@@ -191,13 +182,20 @@ def sparse_objective_and_grad(
             M = G_ii.shape[0]
             kl = 0.5 * (float(xp.sum(cond.H * cond.H)) - logdet_from_factor(cond.F)
                         + logdet_from_factor(cond.A) - M)
-            value -= nu[l] * kl
+            kl_total += nu[l] * kl
             Kinv, Ainv = inverse_from_factor(cond.A)
             Ginv, _ = inverse_from_factor(cond.F)
             entry.update(Kinv=Kinv, Ginv=Ginv, B=cond.C.T @ Ainv, kl=kl)
             blocks = SparseBlocks(G_ii, cond.G_ti, cond.g_t)
         cache.append(entry)
-    raw_ii, K_ii, K_ti, k_t = _kernel_blocks(kernels[L], blocks, jitter)
+    return cache, blocks, kl_total
+
+
+def _output_elbo(blocks: SparseBlocks, Y2, kernel, noise_var, jitter):
+    """The collapsed output bound and dL/d(K_ii, K_ti, k_t), dL/dlog sigma^2 at the optimal (mu, A)."""
+    xp = array_namespace(blocks.G_ii, Y2)
+    P, D = Y2.shape
+    raw_ii, K_ii, K_ti, k_t = _kernel_blocks(kernel, blocks, jitter)
     post = _output_posterior(K_ii, K_ti, noise_var, jitter)
     M = K_ii.shape[0]
     mean, var = _output_moments(post, post.W, k_t, Y2, noise_var)
@@ -208,9 +206,7 @@ def sparse_objective_and_grad(
     CinvWY = Cinv @ (post.W @ Y2)
     kl_out = 0.5 * (D * float(xp.sum(Rinv * Rinv)) + float(xp.sum(CinvWY * CinvWY)) / noise_var - D * M
                     + D * post.logdet_C)
-    value += expected_loglik - kl_out
-
-    # backward through the output layer at fixed (mu, A) = (L C^-1 W Y / sigma, L C^-1 L^T)
+    # gradients at fixed (mu, A) = (L C^-1 W Y / sigma, L C^-1 L^T): the envelope theorem
     Kinv, Linv = inverse_from_factor(post.chol_K)
     sigma = math.sqrt(noise_var)
     mu = post.chol_K @ CinvWY / sigma
@@ -223,37 +219,62 @@ def sparse_objective_and_grad(
     K_iibar = -(B.T @ Bbar @ Kinv) - 0.5 * (D * Kinv - Kinv @ (D * A + mu @ mu.T) @ Kinv)
     k_tbar = xp.zeros_like(k_t) - c
     d_log_noise = noise_var * (-P * D / (2 * noise_var) + (sum_r2 + D * sum_var) / (2 * noise_var**2))
-    kernel_grads = [None] * (L + 1)
-    gram_grads = [None] * L
-    top = blocks
-    raw_top = raw_ii
+    return expected_loglik - kl_out, raw_ii, (K_iibar, K_tibar, k_tbar), d_log_noise
+
+
+def _kernel_blocks_vjp(kernel, top: SparseBlocks, raw_top, bars):
+    """dL/d(G_ii, G_ti, g_t) of the layer below and {param: dL/dlog param} from dL/d(K_ii, K_ti, k_t)."""
+    xp = array_namespace(top.G_ii)
+    K_iibar, K_tibar, k_tbar = bars
+    Gii_bar, hyper_full = kernel.vjp(top.G_ii, K_iibar, raw_top)
+    d_i = xp.linalg.diagonal(top.G_ii)
+    K_ti_now = kernel.cross(top.G_ti, top.g_t, d_i)
+    Gti_bar, gt_bar, di_bar, hyper_cross = kernel.cross_vjp(top.G_ti, top.g_t, d_i, K_ti_now, K_tibar)
+    gt_bar2, hyper_diag = kernel.diag_vjp(top.g_t, k_tbar)
+    hyper = {n: hyper_full[n] + hyper_cross[n] + hyper_diag[n] for n in hyper_full}
+    Gii_bar = Gii_bar + _eye(xp, di_bar.shape[0], di_bar.dtype) * di_bar[None, :]
+    return Gii_bar, Gti_bar, gt_bar + gt_bar2, hyper
+
+
+def _conditional_vjp(entry, G_ii, nu_l, Gii_bar, Gti_bar, gt_bar):
+    """dL/dG_ii (KL included) and dL/d(K_ii, K_ti, k_t) through G_ti = B G_ii, g_t = diag(B G_ii B^T) + k_t - diag(B K_it)."""
+    Bl, Kinv_l = entry["B"], entry["Kinv"]
+    Gii_bar = Gii_bar + Bl.T @ (gt_bar[:, None] * Bl) + Bl.T @ Gti_bar
+    Gii_bar = Gii_bar - (0.5 * nu_l) * (Kinv_l - entry["Ginv"])
+    Bbar_l = Gti_bar @ G_ii.T + gt_bar[:, None] * (Bl @ (G_ii + G_ii.T)) - gt_bar[:, None] * entry["K_ti"]
+    K_tibar = Bbar_l @ Kinv_l - gt_bar[:, None] * Bl
+    K_iibar = -(Bl.T @ Bbar_l @ Kinv_l) - (0.5 * nu_l) * (Kinv_l - Kinv_l @ G_ii @ Kinv_l)
+    return Gii_bar, (K_iibar, K_tibar, gt_bar)
+
+
+def sparse_objective_and_grad(
+    blocks0: SparseBlocks, Y, kernels, nu, grams_ii, noise_var: float, jitter: float = 1e-6, factors=None
+):
+    """(value, :class:`DKMGradient`) of the sparse DKM objective; gradients w.r.t. the inducing Grams.
+
+    The value is formed from Cholesky factors only (see :class:`_Conditional`); the gradients use
+    explicit inverses of K_ii, which is accurate enough for them and keeps the formulas short.
+    ``factors[l]`` (optional) is a lower Cholesky factor of ``grams_ii[l]``.
+    """
+    Y2 = Y if Y.ndim == 2 else Y[:, None]
+    L = len(nu)
+    if len(kernels) != L + 1:
+        raise ValueError(f"need len(kernels) = len(nu) + 1, got {len(kernels)} and {len(nu)}")
+    cache, top, kl_total = _forward_layers(blocks0, kernels, nu, grams_ii, jitter, factors)
+    elbo, raw_top, bars, d_log_noise = _output_elbo(top, Y2, kernels[L], noise_var, jitter)
+    kernel_grads, gram_grads = [None] * (L + 1), [None] * L
     for l in range(L, -1, -1):
-        # kernel l (0-based) produced K_ii, K_ti, k_t from the blocks of layer l ("top")
-        Gii_bar, hyper_full = kernels[l].vjp(top.G_ii, K_iibar, raw_top)
-        d_i = xp.linalg.diagonal(top.G_ii)
-        K_ti_now = kernels[l].cross(top.G_ti, top.g_t, d_i)
-        Gti_bar, gt_bar, di_bar, hyper_cross = kernels[l].cross_vjp(top.G_ti, top.g_t, d_i, K_ti_now, K_tibar)
-        gt_bar2, hyper_diag = kernels[l].diag_vjp(top.g_t, k_tbar)
-        kernel_grads[l] = {n: hyper_full[n] + hyper_cross[n] + hyper_diag[n] for n in hyper_full}
+        # kernel l produced the blocks (K_ii, K_ti, k_t) from the blocks of layer l ("top")
+        Gii_bar, Gti_bar, gt_bar, kernel_grads[l] = _kernel_blocks_vjp(kernels[l], top, raw_top, bars)
         if l == 0:
             break
-        Gii_bar = Gii_bar + _eye(xp, di_bar.shape[0], di_bar.dtype) * di_bar[None, :]
-        gt_bar = gt_bar + gt_bar2
         entry = cache[l - 1]
         if math.isinf(nu[l - 1]):
-            K_iibar, K_tibar, k_tbar = Gii_bar, Gti_bar, gt_bar
+            bars = (Gii_bar, Gti_bar, gt_bar)
         else:
-            Bl, Kinv_l, H = entry["B"], entry["Kinv"], top.G_ii
-            Gii_bar = Gii_bar + Bl.T @ (gt_bar[:, None] * Bl) + Bl.T @ Gti_bar
-            Gii_bar = Gii_bar - (0.5 * nu[l - 1]) * (Kinv_l - entry["Ginv"])
-            gram_grads[l - 1] = Gii_bar
-            Bbar_l = Gti_bar @ H.T + gt_bar[:, None] * (Bl @ (H + H.T)) - gt_bar[:, None] * entry["K_ti"]
-            K_tibar = Bbar_l @ Kinv_l - gt_bar[:, None] * Bl
-            K_iibar = -(Bl.T @ Bbar_l @ Kinv_l) - (0.5 * nu[l - 1]) * (Kinv_l - Kinv_l @ H @ Kinv_l)
-            k_tbar = gt_bar
-        top = entry["blocks_prev"]
-        raw_top = entry["raw_ii"]
-    return value, DKMGradient(grams=gram_grads, kernels=kernel_grads, log_noise_var=d_log_noise)
+            gram_grads[l - 1], bars = _conditional_vjp(entry, top.G_ii, nu[l - 1], Gii_bar, Gti_bar, gt_bar)
+        top, raw_top = entry["blocks_prev"], entry["raw_ii"]
+    return elbo - kl_total, DKMGradient(grams=gram_grads, kernels=kernel_grads, log_noise_var=d_log_noise)
 
 
 def sparse_objective(blocks0, Y, kernels, nu, grams_ii, noise_var: float, jitter: float = 1e-6) -> float:
@@ -306,3 +327,111 @@ def dkm_predict(X_train, X_test, Y, kernels, nu, grams, noise_var: float, jitter
 
 
 __all__ += ["dkm_predict"]
+
+
+def _whitened_sparse_forward(blocks0: SparseBlocks, U, kernels, jitter):
+    """Inducing Grams G_ii^l = A_l U_l U_l^T A_l^T (A_l = chol K_ii^l) and the chain the gradient needs."""
+    xp = array_namespace(blocks0.G_ii)
+    grams, factors, chain, blocks = [], [], [], blocks0
+    for l, U_l in enumerate(U):
+        raw_ii, K_ii, K_ti, k_t = _kernel_blocks(kernels[l], blocks, jitter)
+        if U_l is None:
+            A, F, G_ii = None, None, K_ii
+            blocks = SparseBlocks(K_ii, K_ti, k_t)
+        else:
+            A = cholesky(K_ii, f"K_ii of layer {l + 1}", jitter)
+            F = A @ U_l
+            G_ii = F @ F.T
+            cond = _conditional(xp, K_ii, K_ti, k_t, G_ii, factor=F, name=f"K_ii of layer {l + 1}", jitter=jitter)
+            blocks = SparseBlocks(G_ii, cond.G_ti, cond.g_t)
+        chain.append((grams[-1] if grams else blocks0.G_ii, raw_ii, A, F))
+        grams.append(G_ii)
+        factors.append(F)
+    return grams, factors, chain
+
+
+def _whitened_sparse_pullback(U, kernels, chain, grad, kernel_grad):
+    """dL/dU_l (and kernel-parameter terms through A_l = chol K_ii^l) from the partials dL/dG_ii^l."""
+    from kernels.dkm.whitened import cholesky_vjp
+
+    dU = [None] * len(U)
+    extra = [dict.fromkeys(k.learnable, 0.0) for k in kernels]
+    free = [l for l, u in enumerate(U) if u is not None]
+    lowest = 0 if kernel_grad else (min(free) if free else len(U))
+    carry = None  # dL/dG_ii^l through the Cholesky factor of the layer above
+    for l in range(len(U) - 1, lowest - 1, -1):
+        G_prev, raw, A, F = chain[l]
+        total = grad.grams[l] if U[l] is not None else None
+        total = carry if total is None else (total if carry is None else total + carry)
+        if U[l] is None:
+            Kbar = total
+        else:
+            xp = array_namespace(total)
+            Fbar = (total + total.T) @ F
+            dU[l] = xp.tril(A.T @ Fbar)
+            if l == lowest and not kernel_grad:
+                break
+            Kbar = cholesky_vjp(A, xp.tril(Fbar @ U[l].T))
+        if Kbar is None:
+            carry = None
+            continue
+        carry, hyper = kernels[l].vjp(G_prev, Kbar, raw)
+        for name in kernels[l].learnable:
+            extra[l][name] += hyper[name]
+    return dU, extra
+
+
+def sparse_whitened_objective_and_grad(blocks0: SparseBlocks, U, Y, kernels, nu, noise_var: float,
+                                       jitter: float = 1e-6, *, kernel_grad: bool = False):
+    """(L, :class:`kernels.dkm.whitened.WhitenedGradient`) of the sparse objective in whitened coordinates
+    G_ii^l = A_l U_l U_l^T A_l^T, A_l = chol(K_ii^l) (None in ``U``: an NNGP layer)."""
+    from kernels.dkm.whitened import WhitenedGradient
+
+    Y2 = Y if Y.ndim == 2 else Y[:, None]
+    grams, factors, chain = _whitened_sparse_forward(blocks0, U, kernels, jitter)
+    value, grad = sparse_objective_and_grad(blocks0, Y2, kernels, nu, [g if u is not None else None
+                                                                       for g, u in zip(grams, U)],
+                                            noise_var, jitter, factors)
+    dU, extra = _whitened_sparse_pullback(U, kernels, chain, grad, kernel_grad)
+    hyper = [{n: g[n] + e[n] for n in k.learnable} for k, g, e in zip(kernels, grad.kernels, extra)]
+    return value, WhitenedGradient(U=dU, kernels=hyper, log_noise_var=grad.log_noise_var)
+
+
+def sparse_whitened_grams(blocks0: SparseBlocks, U, kernels, jitter: float = 1e-6) -> list:
+    """Inducing Grams G_ii^1..G_ii^L for whitened factors U (None: NNGP layer)."""
+    return _whitened_sparse_forward(blocks0, U, kernels, jitter)[0]
+
+
+def solve_sparse_dkm(blocks0: SparseBlocks, Y, kernels, nu, noise_var: float, *, jitter: float = 1e-6,
+                     init=None, learn_kernel: bool = False, learn_noise: bool = False, method: str = "lbfgs",
+                     tol: float = 1e-6, max_iter: int = 2000):
+    """Maximise the sparse DKM objective over the inducing Grams (whitened), as :func:`kernels.dkm.solve_dkm`.
+
+    ``blocks0``: layer-0 blocks from :func:`input_blocks`; other arguments as in :func:`kernels.dkm.solve_dkm`.
+    """
+    import numpy as np
+
+    from kernels.dkm.solver import DKMSolution, Parameters, minimise
+
+    xp = array_namespace(blocks0.G_ii, Y)
+    Y2 = Y if Y.ndim == 2 else Y[:, None]
+    kernels = list(kernels)
+    if len(kernels) != len(nu) + 1:
+        raise ValueError(f"need len(kernels) = len(nu) + 1, got {len(kernels)} and {len(nu)}")
+    params = Parameters([blocks0.G_ii.shape[0]] * len(nu), nu, kernels, noise_var, learn_kernel=learn_kernel,
+                        learn_noise=learn_noise, xp=xp, dtype=blocks0.G_ii.dtype)
+
+    def evaluate(x):
+        U, ks, s2 = params.unpack(x)
+        value, grad = sparse_whitened_objective_and_grad(blocks0, U, Y2, ks, params.nu, s2, jitter,
+                                                         kernel_grad=learn_kernel)
+        return value, params.flatten_grad(grad.U, grad.kernels, grad.log_noise_var)
+
+    x0 = np.clip(params.pack(init), *params.bounds())
+    x, f, n_iter, n_evals, grad_norm, trace, message = minimise(
+        evaluate, x0, n_data=Y2.shape[0] * Y2.shape[1], bounds=params.bounds(), scale=params.coordinate_scale(),
+        method=method, tol=tol, max_iter=max_iter)
+    U, ks, s2 = params.unpack(x)
+    return DKMSolution(grams=sparse_whitened_grams(blocks0, U, ks, jitter), kernels=ks, noise_var=s2,
+                       objective=-f * Y2.shape[0] * Y2.shape[1], n_iter=n_iter, n_evals=n_evals,
+                       converged=grad_norm <= tol, grad_norm=grad_norm, trace=trace, message=message, factors=U)

@@ -17,17 +17,15 @@ targets standardised with training statistics; models
 Full models when the training set has at most ``full_max`` points, else the inducing-point
 versions with M points (the same approximation for all three models of a data set).  Test RMSE and
 mean test log-likelihood are reported in the original units (log-likelihood minus log std(y)).
-Results are appended per (dataset, split, model) to ``results/dkm_uci/<dataset>.jsonl``; a rerun
-skips what is there.
+One task per (dataset, split) (:func:`fit_split`), run through :func:`theory._sweep.map_tasks` on any
+executor; its records are appended per model to ``<results>/dkm_uci/<dataset>.jsonl`` as it
+completes, and a rerun skips what is there.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -35,12 +33,13 @@ from theory import _io
 from theory._io import data_path
 from kernels.dkm import DeepKernelMachine
 
-__all__ = ["DATASETS", "SMALL", "load_split", "fit_models", "run", "load_results", "summarise", "markdown_table"]
+__all__ = ["DATASETS", "SMALL", "UCI_MODELS", "load_split", "fit_models", "fit_split", "run", "load_uci_results",
+           "summarise", "markdown_table", "converged_counts"]
 
 DATASETS = ("yacht", "energy", "concrete", "wine-quality-red", "kin8nm", "power-plant",
             "naval-propulsion-plant", "protein-tertiary-structure")
 SMALL = ("yacht", "energy", "concrete", "wine-quality-red")
-MODELS = ("gp", "nngp", "dkm")
+UCI_MODELS = ("gp", "nngp", "dkm")
 RESULTS_TOPIC = "dkm_uci"
 
 
@@ -70,7 +69,7 @@ def _metrics(model, X_test, y_test, y_std):
     return rmse, model.log_likelihood(X_test, y_test) - math.log(y_std)
 
 
-def fit_models(X_train, y_train, *, depth=2, nu=10.0, n_inducing=None, tol=1e-4, max_iter=200, models=MODELS):
+def fit_models(X_train, y_train, *, depth=2, nu=10.0, n_inducing=None, tol=1e-4, max_iter=2000, models=UCI_MODELS):
     """Fit the GP, NNGP and DKM of the protocol; returns {name: (model, seconds)}."""
     out = {}
     common = dict(n_inducing=n_inducing, tol=tol)
@@ -89,43 +88,78 @@ def fit_models(X_train, y_train, *, depth=2, nu=10.0, n_inducing=None, tol=1e-4,
     return out
 
 
-def _done(path: Path) -> set:
-    return {(r["split"], r["model"]) for r in _io.read_jsonl(path)}
+def fit_split(dataset: str, split: int, *, depth=2, nu=10.0, full_max=300, n_inducing=100, tol=1e-4,
+              max_iter=2000, models=UCI_MODELS) -> list[dict]:
+    """One task of the sweep: the models of the protocol on one split; one record per model.
+
+    BLAS runs on one thread inside the task (the matrices are small, and the sweep's parallelism is
+    over tasks).
+    """
+    from threadpoolctl import threadpool_limits
+
+    X_train, y_train, X_test, y_test, y_std = load_split(dataset, split)
+    M = None if X_train.shape[0] <= full_max else n_inducing
+    with threadpool_limits(1):
+        fitted = fit_models(X_train, y_train, depth=depth, nu=nu, n_inducing=M, tol=tol, max_iter=max_iter,
+                            models=models)
+        records = []
+        for name, (model, seconds) in fitted.items():
+            rmse, ll = _metrics(model, X_test, y_test, y_std)
+            records.append({"dataset": dataset, "split": split, "model": name, "rmse": rmse, "test_ll": ll,
+                            "objective": model.objective_, "n_iter": model.n_iter_,
+                            "converged": bool(model.converged_), "grad_norm": model.grad_norm_,
+                            "seconds": seconds, "n_train": int(X_train.shape[0]), "n_inducing": M,
+                            "depth": model.depth, "nu": None if name != "dkm" else nu})
+    return records
+
+
+def _tasks(datasets, splits, done, options):
+    """One task per (dataset, split) not yet stored; splits are the outer loop so that every data set
+    gets its first splits early."""
+    from theory._sweep import Task
+
+    tasks = []
+    for split in range(max(n_splits(d) for d in datasets)) if splits is None else splits:
+        for dataset in datasets:
+            if split < n_splits(dataset) and not all((dataset, split, m) in done for m in UCI_MODELS):
+                tasks.append(Task((dataset, split), fit_split, dict(dataset=dataset, split=split, **options)))
+    return tasks
 
 
 def run(datasets=SMALL, *, splits=None, out_dir=None, depth=2, nu=10.0, full_max=300, n_inducing=100,
-        tol=1e-4, max_iter=200, progress=True):
-    """Run the protocol; splits are the outer loop so every data set gets its first splits early."""
-    from tqdm.auto import tqdm
+        tol=1e-4, max_iter=2000, executor=None, progress=True) -> list[dict]:
+    """Run (or resume) the protocol; returns every stored record.
+
+    Parameters
+    ----------
+    datasets : sequence of str
+        Names among :data:`DATASETS`.
+    splits : iterable of int, optional
+        Split indices (default: all of each data set).
+    out_dir : path, optional
+        Results folder (default :func:`theory._io.results_dir` of ``dkm_uci``); one JSONL file per
+        data set, appended as each task completes, so a rerun resumes.
+    executor : concurrent.futures.Executor, optional
+        Where the tasks run (:func:`theory._sweep.map_tasks`); None runs them in this process.
+    """
+    from theory._sweep import completed_keys, map_tasks
 
     out_dir = _io.results_dir(RESULTS_TOPIC, out_dir)
-    jobs = []
-    max_splits = max(n_splits(d) for d in datasets)
-    for split in range(max_splits) if splits is None else splits:
-        for dataset in datasets:
-            if split < n_splits(dataset):
-                jobs.append((dataset, split))
-    for dataset, split in tqdm(jobs, desc="dkm uci", disable=None if progress else True, file=sys.stderr):
-        path = out_dir / f"{dataset}.jsonl"
-        done = _done(path)
-        if all((split, m) in done for m in MODELS):
-            continue
-        X_train, y_train, X_test, y_test, y_std = load_split(dataset, split)
-        M = None if X_train.shape[0] <= full_max else n_inducing
-        fitted = fit_models(X_train, y_train, depth=depth, nu=nu, n_inducing=M, tol=tol, max_iter=max_iter)
-        for name, (model, seconds) in fitted.items():
-            if (split, name) in done:
-                continue
-            rmse, ll = _metrics(model, X_test, y_test, y_std)
-            record = {"dataset": dataset, "split": split, "model": name, "rmse": rmse, "test_ll": ll,
-                      "objective": model.objective_, "n_iter": model.n_iter_, "converged": model.converged_,
-                      "seconds": seconds, "n_train": int(X_train.shape[0]), "n_inducing": M,
-                      "depth": model.depth, "nu": None if name != "dkm" else nu}
-            _io.append_jsonl(path, record)
-    return load_results(out_dir)
+    done = completed_keys(load_uci_results(out_dir), ("dataset", "split", "model"))
+    options = dict(depth=depth, nu=nu, full_max=full_max, n_inducing=n_inducing, tol=tol, max_iter=max_iter)
+
+    def store(task, records):
+        for record in records:
+            if (record["dataset"], record["split"], record["model"]) not in done:
+                _io.append_jsonl(out_dir / f"{record['dataset']}.jsonl", record)
+
+    map_tasks(_tasks(datasets, splits, done, options), executor=executor, on_result=store, desc="dkm uci",
+              progress=progress)
+    return load_uci_results(out_dir)
 
 
-def load_results(out_dir=None) -> list[dict]:
+def load_uci_results(out_dir=None) -> list[dict]:
+    """Every stored record of the UCI sweep (a torn last line is skipped)."""
     records = []
     for path in sorted(_io.results_dir(RESULTS_TOPIC, out_dir).glob("*.jsonl")):
         records += _io.read_jsonl(path)
@@ -154,7 +188,7 @@ def summarise(records) -> dict:
 def markdown_table(summary) -> str:
     lines = ["| data set | splits | model | test RMSE | test log-likelihood |", "|---|---|---|---|---|"]
     for dataset in sorted(summary):
-        for model in MODELS:
+        for model in UCI_MODELS:
             if model not in summary[dataset]:
                 continue
             (rm, rs, n), (lm, ls, _) = summary[dataset][model]["rmse"], summary[dataset][model]["test_ll"]
@@ -162,3 +196,13 @@ def markdown_table(summary) -> str:
             lines.append(f"| {dataset} | {n} | {model} | {rm:.4g} ± {rs:.2g} | {lm:.3f} ± {ls:.3f} |")
     return "\n".join(lines)
 
+
+
+def converged_counts(records) -> dict:
+    """{dataset: {model: (converged fits, fits)}}."""
+    out = {}
+    for r in records:
+        c = out.setdefault(r["dataset"], {}).setdefault(r["model"], [0, 0])
+        c[0] += int(bool(r.get("converged")))
+        c[1] += 1
+    return {d: {m: tuple(v) for m, v in models.items()} for d, models in out.items()}

@@ -1,0 +1,108 @@
+"""kernels.dkm.solver: both methods converge, reach the previous solver's optima and the linear closed form."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from kernels.backend import from_numpy
+from kernels.dkm import Linear, SquaredExponential, input_gram, make_kernel, nngp_grams, solve_dkm
+from kernels.dkm.solver import Parameters
+from tests.helpers import assert_close
+from tests.kernels.dkm._common import data, seeded_data
+
+METHODS = ["lbfgs", "newton"]
+
+# Optima found by the previous solver (L-BFGS on the full-matrix whitened parametrisation, tol 1e-7,
+# every run converged), on seeded_data(seed, P) with noise 0.1 and jitter 1e-6.
+PREVIOUS_OPTIMA = [
+    (0, 12, "se", [1.0, 2.0], -8.00486272021846),
+    (1, 15, "arccos", [1.0, 1.0], -17.412104031778313),
+    (2, 20, "se", [10.0, 10.0], -14.685538292332673),
+    (3, 12, "se", [0.5], -8.481188770012139),
+]
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_solver_converges_and_reports(method, rng):
+    X, Y = data(rng, P=15)
+    sol = solve_dkm(input_gram(X), Y, [SquaredExponential()] * 3, [1.0, 1.0], 0.1, tol=1e-7, method=method)
+    assert sol.converged and sol.grad_norm <= 1e-7
+    assert sol.trace[0] <= sol.objective and len(sol.trace) == sol.n_iter + 1
+    assert all(np.linalg.eigvalsh(g).min() > 0 for g in sol.grams)
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize(("seed", "P", "kernel", "nu", "expected"), PREVIOUS_OPTIMA)
+def test_reaches_the_previous_solvers_optimum(method, seed, P, kernel, nu, expected):
+    X, Y = seeded_data(seed, P)
+    sol = solve_dkm(input_gram(X), Y, [make_kernel(kernel)] * (len(nu) + 1), nu, 0.1, tol=1e-8, method=method)
+    assert sol.converged
+    assert sol.objective == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("depth", [1, 2, 3])
+def test_linear_kernel_closed_form(method, depth):
+    """Linear kernel, D = nu columns, Y Y^T / D = G_(L+1), no noise: G_l = G0^(1/2) M^(l/(L+1)) G0^(1/2)."""
+    rng = np.random.default_rng(depth)
+    P = 6
+    D = 2 * P
+    X = rng.normal(size=(P, P))
+    G0 = X @ X.T / P
+    Y = rng.normal(size=(P, D))
+    w, Q = np.linalg.eigh(G0)
+    root, inv_root = Q @ np.diag(np.sqrt(w)) @ Q.T, Q @ np.diag(1 / np.sqrt(w)) @ Q.T
+    m_w, m_Q = np.linalg.eigh(inv_root @ (Y @ Y.T / D) @ inv_root)
+    expected = [root @ m_Q @ np.diag(m_w ** (l / (depth + 1))) @ m_Q.T @ root for l in range(1, depth + 1)]
+    A = rng.normal(size=(P, P))
+    init = [G0 + A @ A.T / P] * depth  # a start away from the NNGP
+    sol = solve_dkm(G0, Y, [Linear()] * (depth + 1), [float(D)] * depth, 1e-13, jitter=0.0, init=init,
+                    tol=1e-10, max_iter=5000, method=method)
+    for g, e in zip(sol.grams, expected):
+        assert np.linalg.norm(g - e) <= 1e-5 * np.linalg.norm(e)
+
+
+@pytest.mark.parametrize("nu", [1e-2, 1.0, 1e4, 1e10])
+def test_converges_for_any_scale_of_nu(nu, rng):
+    X, Y = data(rng, P=20)
+    G0, kernels = input_gram(X), [SquaredExponential()] * 3
+    sol = solve_dkm(G0, Y, kernels, [nu, nu], 0.1, tol=1e-6)
+    assert sol.converged, sol.message
+    if nu >= 1e4:  # the optimum tends to the NNGP at rate 1/nu
+        for g, e in zip(sol.grams, nngp_grams(G0, kernels, 2, 1e-6)):
+            assert np.linalg.norm(g - e) <= 100 / nu * np.linalg.norm(e)
+
+
+def test_learning_kernel_and_noise(rng):
+    X, Y = data(rng, P=30)
+    Y = Y + 0.3 * rng.normal(size=Y.shape)
+    sol = solve_dkm(input_gram(X), Y, [SquaredExponential()] * 2, [math.inf], 0.3, learn_kernel=True,
+                    learn_noise=True, tol=1e-6)
+    assert sol.converged, (sol.message, sol.noise_var, sol.kernels)
+    assert 1e-3 < sol.noise_var != 0.3 and sol.kernels[0].lengthscale != 1.0
+
+
+def test_parameters_round_trip(rng):
+    kernels = [SquaredExponential(0.7, 1.2)] * 3
+    params = Parameters([5, 5], [2.0, math.inf], kernels, 0.3, learn_kernel=True, learn_noise=True, xp=np, dtype=np.float64)
+    U = [np.tril(np.eye(5) + 0.1 * rng.normal(size=(5, 5))), None]
+    U2, ks, s2 = params.unpack(params.pack(U))
+    assert_close(U2[0], U[0], rtol=1e-14, atol=1e-15) and U2[1] is None
+    assert ks[0].lengthscale == pytest.approx(0.7) and s2 == pytest.approx(0.3)
+
+
+def test_solver_backend_generic(xp, rng):
+    X, Y = data(rng, P=10)
+    ref = solve_dkm(input_gram(X), Y, [SquaredExponential()] * 2, [2.0], 0.1, tol=1e-8)
+    sol = solve_dkm(input_gram(from_numpy(X, xp)), from_numpy(Y, xp), [SquaredExponential()] * 2, [2.0], 0.1, tol=1e-8)
+    assert abs(sol.objective - ref.objective) <= 1e-9 * abs(ref.objective)
+    assert_close(sol.grams[0], ref.grams[0], rtol=1e-5, xp=xp)
+
+
+def test_unknown_method():
+    X, Y = data(np.random.default_rng(0), P=5)
+    with pytest.raises(ValueError, match="method must be one of"):
+        solve_dkm(input_gram(X), Y, [SquaredExponential()] * 2, [1.0], 0.1, method="adam")
