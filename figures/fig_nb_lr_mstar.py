@@ -13,7 +13,7 @@ from figures.fig_nb_lr_curves import simulation_records
 
 TINY = {
     "records": [
-        {"K": 2, "n": n, "model": model, "m_star": m}
+        {"n_classes": 2, "n": n, "model": model, "m_star": m}
         for model, ms in (("nb", (6, 8, 9)), ("lr", (40, 90, 170)))
         for n, m in zip((10, 20, 40), ms)
     ]
@@ -21,7 +21,7 @@ TINY = {
 
 
 def compute(quick: bool = True) -> dict:
-    return {"records": [{k: r[k] for k in ("K", "n", "model", "m_star")} for r in simulation_records(quick)]}
+    return {"records": [{k: r[k] for k in ("n_classes", "n", "model", "m_star")} for r in simulation_records(quick)]}
 
 
 def _fit(x, y):
@@ -38,8 +38,8 @@ def make_figure(results):
     records = [r for r in results["records"] if r["m_star"] is not None]
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), constrained_layout=True)
     for ax, model, title in zip(axes, ("nb", "lr"), ("naive Bayes", "logistic regression")):
-        for i, K in enumerate(sorted({r["K"] for r in records})):
-            pts = sorted((r["n"], r["m_star"]) for r in records if r["model"] == model and r["K"] == K)
+        for i, K in enumerate(sorted({r["n_classes"] for r in records})):
+            pts = sorted((r["n"], r["m_star"]) for r in records if r["model"] == model and r["n_classes"] == K)
             if not pts:
                 continue
             n, m = (np.asarray(v, dtype=float) for v in zip(*pts))

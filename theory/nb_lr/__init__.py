@@ -6,17 +6,17 @@ Implications", ICML 2023, arXiv 2302.02334.
 * :mod:`.naive_bayes`: batched Gaussian naive Bayes with a shared diagonal covariance
 * :mod:`.logistic`: batched L2 multinomial logistic regression (truncated Newton)
 * :mod:`.simulation`: the paper's simulation, exact Bayes errors, the sample-complexity sweep
+  (``python -m theory.nb_lr``)
 * :mod:`.real_data`: learning curves on scikit-learn's bundled data sets
 * :mod:`.consistency`: the logistic-loss consistency bound
 """
 
+from ._common import LinearClassifier, linear_predict
 from .naive_bayes import (
     SharedVarianceNBParams,
     fit_shared_variance_nb,
     nb_linear_classifier,
     nb_joint_log_likelihood,
-    one_hot,
-    linear_predict,
     SharedVarianceGaussianNB,
 )
 from .logistic import (
@@ -29,7 +29,8 @@ from .logistic import (
 from .simulation import (
     PAPER_CLASSES,
     PAPER_DIMENSIONS,
-    MODELS,
+    SIMULATION_MODELS,
+    MAX_CLASSES,
     class_mean_coefficients,
     easy_covariance_diagonal,
     preprocessing_shift_scale,
@@ -41,15 +42,20 @@ from .simulation import (
     training_sample,
     bayes_error,
     SimulationConfig,
+    ErrorEvaluation,
     evaluate_errors,
+    MStarSearch,
     search_m_star,
+    MStarResult,
+    sample_complexity_cell,
     run_sample_complexity,
-    load_results,
+    load_sample_complexity_results,
 )
 from .real_data import (
     REAL_DATASETS,
     load_real_dataset,
     default_sizes,
+    LearningCurves,
     real_learning_curves,
 )
 from .consistency import (
@@ -61,12 +67,12 @@ from .consistency import (
 )
 
 __all__ = [
+    "LinearClassifier",
+    "linear_predict",
     "SharedVarianceNBParams",
     "fit_shared_variance_nb",
     "nb_linear_classifier",
     "nb_joint_log_likelihood",
-    "one_hot",
-    "linear_predict",
     "SharedVarianceGaussianNB",
     "LogisticFit",
     "logistic_objective",
@@ -75,7 +81,8 @@ __all__ = [
     "MultinomialLogisticRegression",
     "PAPER_CLASSES",
     "PAPER_DIMENSIONS",
-    "MODELS",
+    "SIMULATION_MODELS",
+    "MAX_CLASSES",
     "class_mean_coefficients",
     "easy_covariance_diagonal",
     "preprocessing_shift_scale",
@@ -87,13 +94,18 @@ __all__ = [
     "training_sample",
     "bayes_error",
     "SimulationConfig",
+    "ErrorEvaluation",
     "evaluate_errors",
+    "MStarSearch",
     "search_m_star",
+    "MStarResult",
+    "sample_complexity_cell",
     "run_sample_complexity",
-    "load_results",
+    "load_sample_complexity_results",
     "REAL_DATASETS",
     "load_real_dataset",
     "default_sizes",
+    "LearningCurves",
     "real_learning_curves",
     "consistency_bound",
     "excess_zero_one",

@@ -1,32 +1,35 @@
-"""L2-regularised multinomial logistic regression with scikit-learn's objective, batched Newton-CG.
+"""L2-regularised multinomial logistic regression with scikit-learn's objective, batched truncated Newton.
 
 Paper: Chenyu Zheng, Guoqiang Wu, Fan Bao, Yue Cao, Chongxuan Li, Jun Zhu, "Revisiting Discriminative vs.
 Generative Classifiers: Theory and Implications", ICML 2023 (PMLR 202:42420-42477), arXiv 2302.02334.
-The discriminative model of the paper is scikit-learn's ``LogisticRegression(penalty="l2", C, solver="lbfgs")``:
+The discriminative model of the paper is scikit-learn's ``LogisticRegression(penalty="l2", C)``:
 
     minimise_{W, b}   1/2 ||W||_F^2 + C sum_j s_j CE(W x_j + b, y_j),    CE(z, y) = logsumexp(z) - z_y,
 
 with the intercept b unpenalised.  For K > 2, W has K rows (multinomial).  For K = 2, as scikit-learn
 does it, there is one row w (scores [0, w.x + b]), so CE is the binary logistic loss log(1 + e^{-+z}).
-The multinomial intercept is identified only up to a common shift; like scikit-learn (whose L-BFGS path
-starts at 0 and never leaves the sum-zero subspace) it is returned centred, sum_k b_k = 0.
+The multinomial intercept is identified only up to a common shift; like scikit-learn it is returned
+centred, sum_k b_k = 0.
 
-Both solvers minimise the same objective divided by C sum_j s_j (scikit-learn's scaling), so the
-tolerance means what ``tol`` means there: stop when max |gradient| <= tol, or when the relative
-decrease of the objective falls below ``ftol`` (64 machine epsilons, L-BFGS-B's default).  Every
-problem of a batch runs its own iteration (its own steps and stopping), written with masks in the
-array API standard so the same code runs on NumPy, CuPy and ``array_api_strict``.
+The solver minimises the objective divided by C sum_j s_j (scikit-learn's scaling), so ``tol`` means what
+it means there: max |gradient| <= tol.  A problem stops when that holds and, unless ``rtol`` is None, the
+last Newton step was a full step that changed (W, b) by at most ``rtol`` relative (Frobenius norms): a
+Newton step estimates the distance to the optimum and the iteration converges superlinearly, so the
+coefficients are then within about ``rtol`` (relative) of the exact optimum, whatever C.  It also stops
+when the relative decrease of the objective falls below ``ftol`` (64 machine epsilons, L-BFGS-B's
+default) or a line search finds no decrease.  Every problem of a batch runs its own iteration (its own
+steps and stopping), written with masks in the array API standard so the same code runs on NumPy, CuPy
+and ``array_api_strict``.
 
-``solver="newton-cg"`` (the default): truncated Newton.  Each iteration solves H d = -g approximately
-by preconditioned conjugate gradients (exact Hessian-vector products, two matrix products each:
-H v = X^T D (X v) + penalty v, D the per-sample softmax curvature), to the forcing tolerance
-||H d + g|| <= min(1/2, ||g||^(1/4)) ||g|| (or until max |H d + g| <= tol / 2, all the stopping rule
-needs), then backtracks along d from the full step.  Preconditioner:
-the curvature-weighted Gram matrix M = [X 1]^T diag(w c) [X 1] + penalty (coefficients only), with c
-the per-sample curvature (p(1 - p) for K = 2, where M is the exact Hessian and CG ends in one step;
-the average eigenvalue (1 - sum_k p_k^2) / (K - 1) of diag(p) - p p^T on the sum-zero subspace for K > 2),
-shared by the class rows, or its diagonal (the default starts with the diagonal and switches once
-CG steps cost more than the Gram matrix would, then reuses a Gram matrix while it still pays).
+Truncated Newton: each iteration solves H d = -g approximately by preconditioned conjugate gradients
+(exact Hessian-vector products, two matrix products each: H v = X^T D (X v) + penalty v, D the
+per-sample softmax curvature), to the forcing tolerance ||H d + g|| <= min(1/2, ||g||^(1/4)) ||g|| (or
+until the residual meets the stopping rule), then backtracks along d from the full step.
+Preconditioner: the curvature-weighted Gram matrix M = [X 1]^T diag(w c) [X 1] + penalty (coefficients
+only), with c the per-sample curvature (p(1 - p) for K = 2, where M is the exact Hessian and CG ends in
+one step; the average eigenvalue (1 - sum_k p_k^2) / (K - 1) of diag(p) - p p^T on the sum-zero subspace
+for K > 2), shared by the class rows, or its diagonal (the default starts with the diagonal and switches
+once CG steps cost more than the Gram matrix would, then reuses a Gram matrix while it still pays).
 With fewer samples than features (m < n) the fit is reduced exactly first: the penalty keeps W in the
 row space of X, so with X^T = Q R (Q: n x m, orthonormal columns) and W = V Q^T the objective in V
 is the same one with the m features X Q = R^T; the stopping rule is still checked on W's gradient.
@@ -35,51 +38,76 @@ centred (sum_k W_k = 0, sum_k b_k = 0: no probability changes, the penalty can o
 gradient, the Hessian and a class-shared preconditioner then keep the iterates in that subspace, so
 CG never sees the singular direction (the exact solve works in a basis of it).  Near the optimum
 a full Newton step whose decrease of the objective is below round-off is accepted when it reduces
-the gradient, so tight tolerances (1e-10) are reached instead of stalling.
-
-``solver="lbfgs"``: L-BFGS with a history of ``history`` pairs, a diagonal preconditioner (each
-feature's second moment) with the Barzilai-Borwein initial scaling and an Armijo backtracking line
-search with safeguarded quadratic interpolation.
+the gradient, so tight tolerances are reached instead of stalling.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 
+from sklearn.exceptions import ConvergenceWarning
+
 from kernels.backend import array_namespace
-
+from kernels.base import check_fitted
 from kernels.linalg import cho_solve, cholesky, solve_triangular
-from kernels.validation import check_positive, check_positive_int
+from kernels.numerics import log_softmax
+from kernels.validation import Interval, check_positive, check_positive_int
 
-from theory.nb_lr.naive_bayes import _host, _LinearClassifierMixin, _prepare, _check_every_class_present
+from theory.nb_lr._common import LinearClassifierBase, check_every_class_present, prepare_problem
 
 __all__ = ["LogisticFit", "logistic_objective", "fit_logistic", "logistic_predict_proba", "MultinomialLogisticRegression"]
 
 _FTOL = 64 * float(np.finfo(np.float64).eps)
-_FORCING = 0.25  # CG forcing exponent: eta = min(1/2, ||g||^0.25); 0.5 and 1 cost more products here
+_FORCING = 0.25  # CG forcing exponent: eta = min(1/2, ||g||^0.25)
+PRECONDITIONERS = ("auto", "exact", "gram", "diagonal")
+_EXACT_MAX = 1500  # largest Newton system (unknowns per problem) formed and solved directly when polishing
 
 
 @dataclass(frozen=True)
 class LogisticFit:
-    """Result of :func:`fit_logistic` (batch axis first when the input was batched)."""
+    """Result of :func:`fit_logistic` (batch axis first when the input was batched).
 
-    coef: Any  # (..., K', n), K' = 1 when K = 2 else K
-    intercept: Any  # (..., K')
-    n_iter: Any  # (...,) iterations used
-    converged: Any  # (...,) bool: stopped by tol or ftol, not by max_iter
-    grad_max: Any  # (...,) max |gradient| of the scaled objective at the solution
-    objective: Any  # (...,) 1/2 ||W||^2 + C sum s_j CE_j  (unscaled)
+    Attributes
+    ----------
+    coef : array, shape (..., K', n)
+        K' = 1 when K = 2 (scikit-learn's binary layout), else K.
+    intercept : array, shape (..., K')
+        Centred (sum zero) for K > 2.
+    n_iter : array of int, shape (...,)
+        Newton iterations used.
+    converged : array of bool, shape (...,)
+        Stopped by the tolerances (or a line search without decrease), not by ``max_iter``.
+    grad_max : array, shape (...,)
+        max |gradient| of the scaled objective at the solution.
+    objective : array, shape (...,)
+        1/2 ||W||^2 + C sum_j s_j CE_j (unscaled).
+    """
+
+    coef: Any
+    intercept: Any
+    n_iter: Any
+    converged: Any
+    grad_max: Any
+    objective: Any
+
+
+@dataclass(frozen=True)
+class _Stopping:
+    tol: float
+    rtol: float | None
+    ftol: float
+    max_iter: int
 
 
 def _by_rows(X, rows: int) -> bool:
     """Multiply row by row (one matrix-vector product per class row) rather than as one skinny matrix
-    product?  With OpenBLAS a product with K' = 2..8 columns runs at a fraction of the matrix-vector
-    speed while one problem's X stays in cache (measured ~1.7x slower at 0.7 MB, break-even ~1.5 MB,
-    and 2.5x faster than K' vector passes once X streams from memory)."""
+    product: faster while one problem's X fits in cache (about 1 MB), slower once it streams from memory."""
     return rows > 1 and X.shape[-2] * X.shape[-1] * 8 <= 1 << 20
 
 
@@ -109,12 +137,6 @@ def _full_logits(Z, binary, xp):
     return Z
 
 
-def _log_softmax(Z, xp):
-    top = xp.max(Z, axis=-1, keepdims=True)
-    shifted = Z - top
-    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=-1, keepdims=True))
-
-
 def _value_and_grad(theta, X, Y, w, penalty, binary, xp, with_proba=False):
     """Scaled objective (mean weighted CE + penalty ||W||^2 / 2) and its gradient, per problem.
 
@@ -123,7 +145,7 @@ def _value_and_grad(theta, X, Y, w, penalty, binary, xp, with_proba=False):
     """
     n = X.shape[-1]
     W = theta[..., :n]
-    log_p = _log_softmax(_full_logits(_scores(theta, X), binary, xp), xp)  # (B, m, K)
+    log_p = log_softmax(_full_logits(_scores(theta, X), binary, xp), axis=-1, xp=xp)  # (B, m, K)
     ce = -xp.sum(Y * log_p, axis=-1)  # (B, m)
     value = xp.sum(w * ce, axis=-1) + 0.5 * penalty * xp.sum(W * W, axis=(-2, -1))
     proba = xp.exp(log_p)
@@ -146,16 +168,12 @@ def _grad_max(grad, xp):
 
 def logistic_objective(coef, intercept, X, y, n_classes, *, C=1.0, sample_weight=None):
     """scikit-learn's objective 1/2 ||W||^2 + C sum_j s_j CE(W x_j + b, y_j) for one or B problems."""
-    xp, X, y, Y, w, n_classes = _prepare(X, y, n_classes, sample_weight)
+    xp, X, y, Y, w, n_classes = prepare_problem(X, y, n_classes, sample_weight)
     C = check_positive(C, "C")
     theta = xp.concat([xp.asarray(coef, dtype=X.dtype), xp.asarray(intercept, dtype=X.dtype)[..., None]], axis=-1)
     total = xp.sum(w, axis=-1)
     value, _ = _value_and_grad(theta, X, Y, w / total[..., None], 1.0 / (C * total), n_classes == 2, xp)
     return value * C * total
-
-
-SOLVERS = ("auto", "newton-cg", "lbfgs")
-PRECONDITIONERS = ("auto", "exact", "gram", "diagonal")
 
 
 def fit_logistic(
@@ -166,83 +184,103 @@ def fit_logistic(
     C: float = 1.0,
     sample_weight=None,
     tol: float = 1e-4,
+    rtol: float | None = 1e-8,
     max_iter: int = 1000,
-    history: int = 10,
     init=None,
     ftol: float = _FTOL,
-    solver: str = "auto",
     preconditioner: str = "auto",
 ) -> LogisticFit:
     """Fit scikit-learn's L2 logistic regression (module docstring) to one or B problems at once.
 
     Parameters
     ----------
-    X : (m, n) or (B, m, n) features; y : (m,) or (B, m) integer labels in [0, n_classes).
-    n_classes : K >= 2 (K = 2: one coefficient row, as scikit-learn).
-    C : inverse regularisation strength, > 0.
-    sample_weight : optional non-negative weights of the same shape as y (0 on padding rows).
-    tol : stop when max |gradient of the scaled objective| <= tol (scikit-learn's meaning).
-    max_iter : iteration cap per problem (Newton iterations for newton-cg, as scikit-learn counts them).
-    history : L-BFGS memory (lbfgs only).
-    init : optional (coef, intercept) to start from (warm start); default zeros.  newton-cg starts a
-        problem from zero instead where the objective at ``init`` is higher than at zero.
-    ftol : stop when the relative decrease of the objective is <= ftol (default 64 eps, as
-        scikit-learn; 0 disables it so that only ``tol`` decides).
-    solver : "newton-cg", "lbfgs" or "auto" (= newton-cg).
-    preconditioner : newton-cg's CG preconditioner, rebuilt at every Newton iteration: "diagonal",
-        "gram", or "exact" (no CG: the exact Hessian, formed and solved directly; for small K'(n+1));
-        or "auto": diagonal until one CG solve takes more steps than forming and factoring the Gram
-        matrix costs (:func:`_gram_cost_in_cg_steps`), then the Gram matrix, kept from one Newton
-        iteration to the next until a CG solve again takes more steps than a rebuild would cost.
-        Fewer samples than features (m < n): the problem is first reduced exactly to the row space
-        of X (module docstring), n -> m.
+    X : array, shape (m, n) or (B, m, n)
+        Features.
+    y : array of int, shape (m,) or (B, m)
+        Labels in [0, n_classes).
+    n_classes : int
+        K >= 2 (K = 2: one coefficient row, as scikit-learn).
+    C : float
+        Inverse regularisation strength, > 0.
+    sample_weight : array, shape of y, optional
+        Non-negative weights (0 on padding rows).
+    tol : float
+        Stop only once max |gradient of the scaled objective| <= tol (scikit-learn's meaning).
+    rtol : float or None
+        Also require the last Newton step to be a full step with ||step|| <= rtol ||(W, b)||: the
+        coefficients are then within about rtol (relative) of the optimum.  None: ``tol`` alone decides,
+        as in scikit-learn (what the paper's experiment ran).
+    max_iter : int
+        Newton iterations per problem, >= 1.
+    init : (coef, intercept), optional
+        Warm start; default zeros.  A problem starts from zero instead where the objective at ``init``
+        is higher than at zero.
+    ftol : float
+        Stop when the relative decrease of the objective is <= ftol (default 64 eps, as scikit-learn;
+        0 disables it).
+    preconditioner : {"auto", "diagonal", "gram", "exact"}
+        CG preconditioner, rebuilt at every Newton iteration: "diagonal", "gram", or "exact" (no CG: the
+        exact Hessian, formed and solved directly; for small K'(n+1)); "auto": diagonal until one CG
+        solve takes more steps than forming and factoring the Gram matrix costs, then the Gram matrix,
+        kept from one iteration to the next until a CG solve again costs more than a rebuild.
+
+    Returns
+    -------
+    LogisticFit
+
+    Raises
+    ------
+    ValueError
+        Bad arguments (named), a class without samples, or X so large that the objective overflows.
     """
-    xp, X, y, Y, w, n_classes = _prepare(X, y, n_classes, sample_weight)
+    xp, X, y, Y, w, n_classes = prepare_problem(X, y, n_classes, sample_weight)
     C = check_positive(C, "C")
-    tol = check_positive(tol, "tol")
-    max_iter = check_positive_int(max_iter, "max_iter", minimum=0)
-    history = check_positive_int(history, "history")
-    ftol = check_positive(ftol, "ftol", allow_zero=True)
-    if solver not in SOLVERS:
-        raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
+    stopping = _Stopping(
+        tol=check_positive(tol, "tol"),
+        rtol=None if rtol is None else check_positive(rtol, "rtol"),
+        ftol=check_positive(ftol, "ftol", allow_zero=True),
+        max_iter=check_positive_int(max_iter, "max_iter", minimum=1),
+    )
     if preconditioner not in PRECONDITIONERS:
         raise ValueError(f"preconditioner must be one of {PRECONDITIONERS}, got {preconditioner!r}")
-    _check_every_class_present(xp.sum(Y * w[..., None], axis=-2))
+    check_every_class_present(xp.sum(Y * w[..., None], axis=-2))
     single = X.ndim == 2
     if single:
         X, Y, w = X[None, ...], Y[None, ...], w[None, ...]
     binary = n_classes == 2
-    n_rows = 1 if binary else n_classes
-    B, m, n = X.shape
     total = xp.sum(w, axis=-1)
-    w = w / total[:, None]
-    penalty = 1.0 / (C * total)
-    if init is None:
-        theta = xp.zeros((B, n_rows, n + 1), dtype=X.dtype)
+    problem = _Problem(X, Y, w / total[:, None], 1.0 / (C * total), binary, xp)
+    theta = _initial_theta(init, X.shape[0], 1 if binary else n_classes, X.shape[-1], X.dtype, binary, xp)
+    if X.shape[-2] < X.shape[-1]:
+        theta, value, grad_max, n_iter, active = _newton_in_row_space(problem, theta, stopping, preconditioner)
     else:
-        coef0 = xp.reshape(xp.asarray(init[0], dtype=X.dtype), (B, n_rows, n))
-        b0 = xp.reshape(xp.asarray(init[1], dtype=X.dtype), (B, n_rows, 1))
-        theta = xp.concat([coef0, b0], axis=-1)
-
-    if solver == "lbfgs":
-        problem = _Problem(X, Y, w, penalty, binary, xp)
-        theta, value, grad_max, n_iter, active = _lbfgs(problem, theta, tol, max_iter, history, ftol)
-        return _result(theta, value, grad_max, n_iter, active, C, total, single, binary, xp)
-    if not binary and init is not None:
-        theta = theta - xp.mean(theta, axis=-2, keepdims=True)  # centre the warm start (module docstring)
-    if m < n:
-        # Fewer samples than features: W lies in the row space of X at the optimum (the penalty
-        # removes any orthogonal part), so with X^T = Q R (Q: n x m orthonormal) and W = V Q^T the
-        # problem is the same one in m features X Q = R^T, exactly (||W|| = ||V||, same scores).
-        Q, R = xp.linalg.qr(xp.matrix_transpose(X))
-        problem = _Problem(xp.matrix_transpose(R), Y, w, penalty, binary, xp, basis=Q)
-        reduced = xp.concat([xp.matmul(theta[..., :n], Q), theta[..., n:]], axis=-1)
-        reduced, value, grad_max, n_iter, active = _newton_cg(problem, reduced, tol, max_iter, ftol, preconditioner)
-        theta = xp.concat([xp.matmul(reduced[..., :m], xp.matrix_transpose(Q)), reduced[..., m:]], axis=-1)
-    else:
-        problem = _Problem(X, Y, w, penalty, binary, xp)
-        theta, value, grad_max, n_iter, active = _newton_cg(problem, theta, tol, max_iter, ftol, preconditioner)
+        theta, value, grad_max, n_iter, active = _newton_cg(problem, theta, stopping, preconditioner)
     return _result(theta, value, grad_max, n_iter, active, C, total, single, binary, xp)
+
+
+def _initial_theta(init, B, n_rows, n, dtype, binary, xp):
+    """Zeros, or the warm start (B, K', n + 1), centred for K > 2 (module docstring)."""
+    if init is None:
+        return xp.zeros((B, n_rows, n + 1), dtype=dtype)
+    coef0 = xp.reshape(xp.asarray(init[0], dtype=dtype), (B, n_rows, n))
+    b0 = xp.reshape(xp.asarray(init[1], dtype=dtype), (B, n_rows, 1))
+    theta = xp.concat([coef0, b0], axis=-1)
+    return theta if binary else theta - xp.mean(theta, axis=-2, keepdims=True)
+
+
+def _newton_in_row_space(problem, theta, stopping, preconditioner):
+    """Fewer samples than features: W lies in the row space of X at the optimum (the penalty removes any
+    orthogonal part), so with X^T = Q R (Q: n x m orthonormal) and W = V Q^T the problem is the same one in
+    m features X Q = R^T, exactly (||W|| = ||V||, same scores)."""
+    xp = problem.xp
+    m, n = problem.X.shape[-2:]
+    Q, R = xp.linalg.qr(xp.matrix_transpose(problem.X))
+    reduced_problem = _Problem(xp.matrix_transpose(R), problem.Y, problem.w, problem.penalty, problem.binary, xp,
+                               basis=Q)
+    reduced = xp.concat([xp.matmul(theta[..., :n], Q), theta[..., n:]], axis=-1)
+    reduced, value, grad_max, n_iter, active = _newton_cg(reduced_problem, reduced, stopping, preconditioner)
+    theta = xp.concat([xp.matmul(reduced[..., :m], xp.matrix_transpose(Q)), reduced[..., m:]], axis=-1)
+    return theta, value, grad_max, n_iter, active
 
 
 def _result(theta, value, grad_max, n_iter, active, C, total, single, binary, xp) -> LogisticFit:
@@ -308,10 +346,10 @@ def _gram_cost_in_cg_steps(B: int, m: int, n: int, n_rows: int) -> float:
     """Rough cost of the (n+1) x (n+1) curvature Gram matrix of B problems, formed, factored and its
     triangular factor inverted, in units of one CG step.
 
-    A model of NumPy/OpenBLAS on one core, measured on this project's machine (only the speed depends
-    on it): a CG step is two skinny matrix products, ~4 B m n K' flops at ~5 GFLOP/s, plus ~0.05 ms of
-    array calls; the Gram matrix ~B m n^2 flops at ~30 GFLOP/s (symmetric rank-k update); Cholesky
-    ~B n^3 / 3 and the triangular inverse as much again, at ~5 GFLOP/s; plus ~0.3 ms of calls.
+    A flop model with fixed rates (only the switch point between preconditioners depends on it): a CG
+    step is two skinny matrix products, ~4 B m n K' flops, plus a fixed cost of array calls; the Gram
+    matrix ~B m n^2 flops (a symmetric rank-k update, at a higher rate); Cholesky ~B n^3 / 3 and the
+    triangular inverse as much again; plus a fixed cost of calls.
     """
     cg_step = 4.0 * B * m * n * n_rows / 5e9 + 5e-5
     factor = 2.0 * B * float(n) ** 3 / 3.0 / 5e9
@@ -391,17 +429,17 @@ def _hessian_vector(proba, V, problem):
     return xp.concat([H_W, xp.sum(R, axis=-2)[..., None]], axis=-1)
 
 
-def _conjugate_gradient(grad, proba, problem, apply_inverse, active, max_cg, tol):
+def _conjugate_gradient(grad, proba, problem, apply_inverse, active, max_cg, tol, forcing_cap=0.5):
     """Approximate Newton direction d ~ -H^{-1} g by preconditioned CG, per problem (masked).
 
-    Stops a problem at ||H d + g|| <= min(1/2, ||g||^(1/4)) ||g|| or max |H d + g| <= tol / 2, at
+    Stops a problem at ||H d + g|| <= min(forcing_cap, ||g||^(1/4)) ||g|| or max |H d + g| <= tol / 2, at
     non-positive curvature, or after ``max_cg`` steps.  Where CG makes no step the preconditioned
     gradient -M^{-1} g is returned.
     Returns (d, number of CG steps taken by the slowest problem).
     """
     xp = problem.xp
     g_norm = xp.sqrt(_inner(grad, grad, xp))
-    target = xp.minimum(xp.asarray(0.5, dtype=grad.dtype), g_norm**_FORCING) * g_norm
+    target = xp.minimum(xp.asarray(forcing_cap, dtype=grad.dtype), g_norm**_FORCING) * g_norm
     d = xp.zeros_like(grad)
     r = -grad
     z = apply_inverse(r)
@@ -489,47 +527,98 @@ def _exact_newton_direction(grad, proba, problem):
     return step if U is None else xp.matmul(U, step)
 
 
-def _newton_cg(problem, theta, tol, max_iter, ftol, preconditioner, max_cg=200):
+
+
+def _start(problem, theta):
+    """Objective, gradient and probabilities at the start point; a warm start worse than zero (objective
+    above ln K, its value at 0, e.g. the large weights of a nearly separable neighbour) is dropped."""
     xp = problem.xp
-    B = theta.shape[0]
-    kind = "diagonal" if preconditioner == "auto" else preconditioner
-    _, m, n1 = problem.X.shape
-    switch_after = _gram_cost_in_cg_steps(B, m, n1, theta.shape[1])
     value, grad, proba = problem.evaluate(theta, with_proba=True)
-    # A warm start worse than zero (objective above log K, its value at 0) is dropped: e.g. the
-    # large weights of a nearly separable neighbour are a poor start on fresh data.
     worse = value > math.log(problem.Y.shape[-1])
     if bool(xp.any(worse)):
         theta = xp.where(worse[:, None, None], xp.zeros_like(theta), theta)
         value, grad, proba = problem.evaluate(theta, with_proba=True)
+    if not (bool(xp.all(xp.isfinite(value))) and bool(xp.all(xp.isfinite(grad)))):
+        raise ValueError("X is too large: the logistic objective or its gradient overflows float64; rescale X")
+    return theta, value, grad, proba
+
+
+class _Directions:
+    """Newton directions under the preconditioner policy of :func:`fit_logistic` (kept between iterations)."""
+
+    def __init__(self, problem, preconditioner, n_rows, max_cg=200):
+        B, m, n = problem.X.shape
+        self.problem, self.preconditioner, self.max_cg = problem, preconditioner, max_cg
+        self.kind = "diagonal" if preconditioner == "auto" else preconditioner
+        self.switch_after = _gram_cost_in_cg_steps(B, m, n, n_rows)
+        self.exact_size = (n_rows - 1 if n_rows > 1 else 1) * (n + 1)
+        self.apply_inverse = None
+
+    def accurate(self, grad, proba, active, forcing_cap):
+        """A direction accurate to ``forcing_cap`` (relative residual): exact for small Hessians."""
+        if self.exact_size <= _EXACT_MAX:
+            return _exact_newton_direction(grad, proba, self.problem)
+        inverse = _gram_preconditioner(proba, self.problem)
+        return _conjugate_gradient(grad, proba, self.problem, inverse, active, 4 * self.max_cg, 0.0, forcing_cap)[0]
+
+    def __call__(self, grad, proba, active, tol):
+        if self.kind == "exact":
+            return _exact_newton_direction(grad, proba, self.problem)
+        if self.apply_inverse is None:
+            make_inverse = _gram_preconditioner if self.kind == "gram" else _diagonal_preconditioner
+            self.apply_inverse = make_inverse(proba, self.problem)
+        direction, cg_steps = _conjugate_gradient(grad, proba, self.problem, self.apply_inverse, active,
+                                                  self.max_cg, tol)
+        if self.kind == "diagonal":
+            self.apply_inverse = None  # cheap: rebuilt at every iteration
+            if self.preconditioner == "auto" and cg_steps > self.switch_after:
+                self.kind = "gram"  # ill-conditioned beyond a diagonal's reach: the Gram matrix pays off
+        elif cg_steps > self.switch_after or self.preconditioner == "gram":
+            self.apply_inverse = None  # "auto": rebuild only once the stale one costs more CG steps than a rebuild
+        return direction
+
+
+def _descent(grad, direction, xp):
+    """The direction and its slope g . d, replaced by -g where it is not a descent direction (cannot
+    happen in exact arithmetic: H and M are positive definite)."""
+    slope = _inner(grad, direction, xp)
+    bad = slope >= 0
+    direction = xp.where(bad[:, None, None], -grad, direction)
+    return direction, xp.where(bad, -_inner(grad, grad, xp), slope)
+
+
+def _newton_cg(problem, theta, stopping: _Stopping, preconditioner):
+    """Truncated Newton with backtracking, per problem of the batch (module docstring)."""
+    xp = problem.xp
+    B = theta.shape[0]
+    theta, value, grad, proba = _start(problem, theta)
+    directions = _Directions(problem, preconditioner, theta.shape[1])
     grad_max = problem.grad_max(grad)
-    active = grad_max > tol
+    small_step = (grad_max == 0) if stopping.rtol is not None else xp.ones((B,), dtype=xp.bool)
+    active = ~((grad_max <= stopping.tol) & small_step)
     n_iter = xp.zeros((B,), dtype=xp.int64)
     one = xp.ones((B,), dtype=theta.dtype)
-    apply_inverse = None
-    for _ in range(max_iter):
+    polish, length = False, None
+    for _ in range(stopping.max_iter):
         if not bool(xp.any(active)):
             break
-        if kind == "exact":
-            direction = _exact_newton_direction(grad, proba, problem)
+        # With rtol, once the gradient test holds the Newton direction itself must be accurate ("polish"):
+        # exact where the Hessian is small, else CG to a forcing of sqrt(rtol), not cut at the tolerance.
+        polish = polish or (stopping.rtol is not None and bool(xp.any(active & (grad_max <= stopping.tol))))
+        if polish:
+            raw = directions.accurate(grad, proba, active, math.sqrt(stopping.rtol))
         else:
-            if apply_inverse is None:
-                make_inverse = _gram_preconditioner if kind == "gram" else _diagonal_preconditioner
-                apply_inverse = make_inverse(proba, problem)
-            direction, cg_steps = _conjugate_gradient(grad, proba, problem, apply_inverse, active, max_cg, tol)
-            if kind == "diagonal":
-                apply_inverse = None  # cheap: rebuilt at every iteration
-                if preconditioner == "auto" and cg_steps > switch_after:
-                    kind = "gram"  # ill-conditioned beyond a diagonal's reach: the Gram matrix pays off
-            elif cg_steps > switch_after or preconditioner == "gram":
-                apply_inverse = None  # "auto": rebuild only once the stale one costs more CG steps than a rebuild
-        slope = _inner(grad, direction, xp)
-        bad = slope >= 0  # cannot happen in exact arithmetic (H and M are positive definite)
-        direction = xp.where(bad[:, None, None], -grad, direction)
-        slope = xp.where(bad, -_inner(grad, grad, xp), slope)
+            raw = directions(grad, proba, active, stopping.tol)
+        direction, slope = _descent(grad, raw, xp)
+        stagnant = xp.ones((B,), dtype=xp.bool)
+        if polish:  # the Newton step estimates the distance to the optimum
+            previous, length = length, xp.sqrt(_inner(direction, direction, xp))
+            small_step = length <= stopping.rtol * (xp.sqrt(_inner(theta, theta, xp)) + length)
+            # while the steps still shrink fast (Newton's local convergence) a tiny decrease of f is no reason to stop
+            stagnant = xp.zeros((B,), dtype=xp.bool) if previous is None else length > 0.5 * previous
         step = xp.where(active, one, xp.zeros_like(one))
         new_theta, new_value, new_grad, new_proba, accepted = _armijo(
-            theta, value, grad_max, slope, direction, step, active, problem, roundoff_accept=True
+            theta, value, grad_max, slope, direction, step, active, problem
         )
         moved = active & accepted
         decrease = (value - new_value) / xp.maximum(xp.maximum(xp.abs(value), xp.abs(new_value)), one)
@@ -542,102 +631,17 @@ def _newton_cg(problem, theta, tol, max_iter, ftol, preconditioner, max_cg=200):
         grad_max = problem.grad_max(grad)
         stalled = active & ~accepted
         # ftol = 0 disables the rule (a round-off step may change f by <= 0 while the gradient still falls)
-        small_decrease = moved & (decrease <= ftol) if ftol > 0 else xp.zeros_like(moved)
-        active = active & ~stalled & ~small_decrease & (grad_max > tol)
+        small_decrease = moved & stagnant & (decrease <= stopping.ftol) if stopping.ftol > 0 else xp.zeros_like(moved)
+        active = active & ~stalled & ~small_decrease & ~((grad_max <= stopping.tol) & small_step)
     return theta, value, grad_max, n_iter, active
 
 
-def _lbfgs(problem, theta, tol, max_iter, history, ftol):
-    xp, X, w, penalty = problem.xp, problem.X, problem.w, problem.penalty
-    B = theta.shape[0]
-    # Diagonal preconditioner: second moment of each feature (+ the penalty), 1 for the intercept.
-    second_moment = xp.sum(w[..., None] * X * X, axis=-2) + penalty[:, None]
-    scale = xp.expand_dims(xp.concat([second_moment, xp.ones((B, 1), dtype=X.dtype)], axis=-1), axis=-2)
-    value, grad = problem.evaluate(theta)
-    grad_max = _grad_max(grad, xp)
-    active = grad_max > tol
-    n_iter = xp.zeros((B,), dtype=xp.int64)
-    s_hist: list = []
-    y_hist: list = []
-    rho_hist: list = []
-    one = xp.ones((B,), dtype=X.dtype)
-    for _ in range(max_iter):
-        if not bool(xp.any(active)):
-            break
-        direction = _two_loop(grad, s_hist, y_hist, rho_hist, xp, scale)
-        slope = _inner(grad, direction, xp)
-        # Safeguard: fall back to steepest descent where the quasi-Newton direction is not a descent one.
-        bad = slope >= 0
-        direction = xp.where(bad[:, None, None], -grad, direction)
-        slope = xp.where(bad, -_inner(grad, grad, xp), slope)
-        if not s_hist:  # first step: unit length, like L-BFGS-B
-            step = 1.0 / xp.sqrt(_inner(direction, direction, xp))
-        else:
-            step = one
-        step = xp.where(active, step, xp.zeros_like(step))
-        new_theta, new_value, new_grad, _, accepted = _armijo(
-            theta, value, grad_max, slope, direction, step, active, problem
-        )
-        moved = active & accepted
-        s = new_theta - theta
-        yk = new_grad - grad
-        sy = _inner(s, yk, xp)
-        decrease = (value - new_value) / xp.maximum(xp.maximum(xp.abs(value), xp.abs(new_value)), one)
-        m3 = moved[:, None, None]
-        theta = xp.where(m3, new_theta, theta)
-        grad = xp.where(m3, new_grad, grad)
-        value = xp.where(moved, new_value, value)
-        n_iter = n_iter + xp.astype(moved, xp.int64)
-        good_pair = moved & (sy > 1e-10 * xp.sqrt(_inner(s, s, xp) * _inner(yk, yk, xp)))
-        keep = xp.astype(good_pair, X.dtype)  # pairs that fail the curvature test are stored as zeros
-        s_hist.append(s * keep[:, None, None])
-        y_hist.append(yk * keep[:, None, None])
-        rho_hist.append(keep / xp.where(good_pair, sy, one))
-        if len(s_hist) > history:
-            s_hist.pop(0), y_hist.pop(0), rho_hist.pop(0)
-        grad_max = _grad_max(grad, xp)
-        # A failed line search means no further decrease is representable: stop that problem.
-        stalled = active & ~accepted
-        small_decrease = moved & (decrease <= ftol)
-        active = active & ~stalled & ~small_decrease & (grad_max > tol)
-    return theta, value, grad_max, n_iter, active
-
-
-def _two_loop(grad, s_hist, y_hist, rho_hist, xp, scale=None):
-    """-H grad by the L-BFGS two-loop recursion, per problem (zero pairs are skipped harmlessly).
-
-    The initial matrix is H0 = gamma diag(1 / scale): a diagonal preconditioner (the Hessian's
-    diagonal up to the logistic curvature), with gamma the Barzilai-Borwein factor in that metric.
-    """
-    q = grad
-    alphas = []
-    for s, yk, rho in zip(reversed(s_hist), reversed(y_hist), reversed(rho_hist)):
-        a = rho * _inner(s, q, xp)
-        q = q - a[:, None, None] * yk
-        alphas.append(a)
-    if scale is not None:
-        q = q / scale
-    if s_hist:
-        # Barzilai-Borwein scaling from the newest non-zero pair of each problem.
-        one = xp.ones((grad.shape[0],), dtype=grad.dtype)
-        gamma = one
-        for s, yk, rho in zip(s_hist, y_hist, rho_hist):
-            yy = _inner(yk, yk if scale is None else yk / scale, xp)
-            have = rho > 0
-            gamma = xp.where(have, 1.0 / xp.where(have, rho * yy, one), gamma)
-        q = gamma[:, None, None] * q
-    for (s, yk, rho), a in zip(zip(s_hist, y_hist, rho_hist), reversed(alphas)):
-        beta = rho * _inner(yk, q, xp)
-        q = q + (a - beta)[:, None, None] * s
-    return -q
-
-
-def _armijo(theta, value, grad_max, slope, direction, step, active, problem, max_steps=40, roundoff_accept=False):
+def _armijo(theta, value, grad_max, slope, direction, step, active, problem, max_steps=40):
     """Backtracking until f(theta + t d) <= f + 1e-4 t slope; quadratic interpolation, t in [0.1, 0.5] t_old.
 
-    ``roundoff_accept``: also accept the first (full) step when the change of f is within round-off
-    of f (the Armijo test is then meaningless) and the gradient's largest entry decreases.
-    Returns (theta, value, grad, proba, accepted); proba only for newton-cg's use (else None).
+    The first (full) step is also accepted when the change of f is within round-off of f (the Armijo
+    test is then meaningless) and the gradient's largest entry decreases.
+    Returns (theta, value, grad, proba, accepted).
     """
     xp = problem.xp
     accepted = ~active
@@ -645,19 +649,15 @@ def _armijo(theta, value, grad_max, slope, direction, step, active, problem, max
     noise = 16 * float(np.finfo(np.float64).eps) * xp.abs(value)
     for attempt in range(max_steps):
         trial = theta + step[:, None, None] * direction
-        if roundoff_accept:
-            f, g, proba = problem.evaluate(trial, with_proba=True)
-        else:
-            (f, g), proba = problem.evaluate(trial), None
+        f, g, proba = problem.evaluate(trial, with_proba=True)
         ok = (~accepted) & (f <= value + 1e-4 * step * slope) & xp.isfinite(f)
-        if roundoff_accept and attempt == 0:
+        if attempt == 0:
             ok = ok | ((~accepted) & (xp.abs(f - value) <= noise) & (problem.grad_max(g) < grad_max))
         o3 = ok[:, None, None]
         new_theta = xp.where(o3, trial, new_theta)
         new_value = xp.where(ok, f, new_value)
         new_grad = g if new_grad is None else xp.where(o3, g, new_grad)
-        if proba is not None:
-            new_proba = proba if new_proba is None else xp.where(o3, proba, new_proba)
+        new_proba = proba if new_proba is None else xp.where(o3, proba, new_proba)
         accepted = accepted | ok
         if bool(xp.all(accepted)):
             break
@@ -674,48 +674,77 @@ def logistic_predict_proba(coef, intercept, X):
     """Softmax class probabilities (..., N, K) of a fitted model (binary layout expanded to 2 columns)."""
     xp = array_namespace(coef, X)
     Z = xp.matmul(X, xp.matrix_transpose(coef)) + intercept[..., None, :]
-    return xp.exp(_log_softmax(_full_logits(Z, coef.shape[-2] == 1, xp), xp))
+    return xp.exp(log_softmax(_full_logits(Z, coef.shape[-2] == 1, xp), axis=-1, xp=xp))
 
 
-class MultinomialLogisticRegression(_LinearClassifierMixin):
-    """scikit-learn style shell around :func:`fit_logistic` (same objective as ``LogisticRegression``).
+class MultinomialLogisticRegression(LinearClassifierBase):
+    """L2 multinomial logistic regression with scikit-learn's objective, a scikit-learn estimator.
 
-    Attributes after ``fit``: ``classes_``, ``coef_`` ((1, n) for two classes, else (K, n)),
-    ``intercept_``, ``n_iter_``, ``converged_``, ``n_features_in_``.
+    A thin shell around :func:`fit_logistic` (the same objective as ``LogisticRegression(C=C)``).
+
+    Parameters
+    ----------
+    C : float, default 1.0
+        Inverse regularisation strength, > 0.
+    tol : float, default 1e-4
+        max |gradient| of the scaled objective at which to stop (scikit-learn's meaning).
+    rtol : float or None, default 1e-8
+        Relative accuracy of the coefficients: stop only after a full Newton step of relative size
+        <= rtol (module docstring of :mod:`theory.nb_lr.logistic`); None leaves ``tol`` alone to decide.
+    max_iter : int, default 1000
+        Newton iterations, >= 1.
+
+    Attributes
+    ----------
+    classes_ : array (n_classes,)
+        Labels seen in ``fit``.
+    coef_ : array (1, n_features) for two classes, else (n_classes, n_features)
+    intercept_ : array (1,) or (n_classes,)
+    n_iter_ : int
+    converged_ : bool
+    n_features_in_ : int
     """
 
-    _param_names = ("C", "tol", "max_iter", "history")
+    _parameter_constraints = {
+        "C": [Interval(Real, 0, None, closed="neither")],
+        "tol": [Interval(Real, 0, None, closed="neither")],
+        "rtol": [Interval(Real, 0, None, closed="neither"), None],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+    }
 
-    def __init__(self, C: float = 1.0, tol: float = 1e-4, max_iter: int = 1000, history: int = 10):
+    def __init__(self, C: float = 1.0, tol: float = 1e-4, rtol: float | None = 1e-8, max_iter: int = 1000):
         self.C = C
         self.tol = tol
+        self.rtol = rtol
         self.max_iter = max_iter
-        self.history = history
 
-    def fit(self, X, y, sample_weight=None):
-        xp, X = self._check_X(X)
-        self.classes_, codes = self._encode(_host(y) if not isinstance(y, (list, tuple)) else y)
-        self.n_features_in_ = X.shape[1]
-        result = fit_logistic(
-            X,
-            xp.asarray(codes),
-            self.classes_.size,
-            C=self.C,
-            sample_weight=sample_weight,
-            tol=self.tol,
-            max_iter=self.max_iter,
-            history=self.history,
-        )
+    def _fit_encoded(self, X, codes, n_classes, sample_weight):
+        result = fit_logistic(X, codes, n_classes, C=self.C, sample_weight=sample_weight, tol=self.tol,
+                              rtol=self.rtol, max_iter=self.max_iter)
         self.coef_, self.intercept_ = result.coef, result.intercept
         self.n_iter_ = int(result.n_iter)
         self.converged_ = bool(result.converged)
-        return self
+        if not self.converged_:
+            warnings.warn(f"MultinomialLogisticRegression stopped at max_iter={self.max_iter} before reaching "
+                          f"tol={self.tol} / rtol={self.rtol}; increase max_iter", ConvergenceWarning, stacklevel=3)
 
     def decision_function(self, X):
-        xp, X = self._check_X(X)
+        """Scores X coef_^T + intercept_: (n_samples,) for two classes, else (n_samples, n_classes)."""
+        check_fitted(self)
+        X = self._validate_X(X, reset=False)
+        xp = array_namespace(X)
         scores = xp.matmul(X, xp.matrix_transpose(self.coef_)) + self.intercept_
         return scores[:, 0] if scores.shape[1] == 1 else scores
 
     def predict_proba(self, X):
-        xp, X = self._check_X(X)
-        return logistic_predict_proba(self.coef_, self.intercept_, X)
+        """Softmax class probabilities, shape (n_samples, n_classes)."""
+        check_fitted(self)
+        return logistic_predict_proba(self.coef_, self.intercept_, self._validate_X(X, reset=False))
+
+    def predict_log_proba(self, X):
+        """Log of :meth:`predict_proba`, computed stably."""
+        check_fitted(self)
+        X = self._validate_X(X, reset=False)
+        xp = array_namespace(X)
+        Z = xp.matmul(X, xp.matrix_transpose(self.coef_)) + self.intercept_
+        return log_softmax(_full_logits(Z, self.coef_.shape[0] == 1, xp), axis=-1, xp=xp)

@@ -16,6 +16,8 @@ The trials of one m are fitted in one batched call of each model.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from kernels.backend import from_numpy, namespace_of, to_numpy
@@ -24,7 +26,7 @@ from kernels.validation import check_in_open_interval, check_positive, check_pos
 from theory.nb_lr.logistic import fit_logistic
 from theory.nb_lr.naive_bayes import fit_shared_variance_nb, linear_predict, nb_linear_classifier
 
-__all__ = ["REAL_DATASETS", "load_real_dataset", "default_sizes", "real_learning_curves"]
+__all__ = ["REAL_DATASETS", "load_real_dataset", "default_sizes", "LearningCurves", "real_learning_curves"]
 
 REAL_DATASETS = ("digits", "wine", "breast_cancer")
 
@@ -64,6 +66,48 @@ def _subset_with_all_classes(rng, y_pool, m, K):
             return idx
 
 
+@dataclass(frozen=True)
+class LearningCurves:
+    """Result of :func:`real_learning_curves` (lists aligned with ``sizes``; mean and standard deviation
+    over the trials of the test error).
+
+    Attributes
+    ----------
+    dataset : str
+    n_features, n_classes, pool_size : int
+    sizes : list of int
+        Training sizes m.
+    nb_mean, nb_std, lr_mean, lr_std : list of float
+    """
+
+    dataset: str
+    n_features: int
+    n_classes: int
+    pool_size: int
+    sizes: list
+    nb_mean: list
+    nb_std: list
+    lr_mean: list
+    lr_std: list
+
+
+def _standardised_splits(X, y, trials, test_fraction, rng):
+    """``trials`` stratified (pool, test) splits, standardised with the pool's mean and deviation."""
+    splits = []
+    for _ in range(trials):
+        pool, test = _stratified_split(rng, y, test_fraction)
+        mean, std = X[pool].mean(axis=0), X[pool].std(axis=0)
+        std = np.where(std > 0, std, 1.0)
+        splits.append(((X[pool] - mean) / std, y[pool], (X[test] - mean) / std, y[test]))
+    return splits
+
+
+def _test_errors(linear, splits, xp):
+    coef, intercept = linear
+    return [float(np.mean(to_numpy(linear_predict(coef[t], intercept[t], from_numpy(s[2], xp))) != s[3]))
+            for t, s in enumerate(splits)]
+
+
 def real_learning_curves(
     name: str,
     sizes=None,
@@ -73,13 +117,27 @@ def real_learning_curves(
     C: float = 1.0,
     tol: float = 1e-4,
     max_iter: int = 1000,
-    seed: int = 0,
+    rng=None,
     xp=None,
-) -> dict:
+) -> LearningCurves:
     """Mean and standard deviation over trials of the test error of NB and LR at each training size.
 
-    Returns a JSON-serialisable dict: dataset, n_features, n_classes, pool_size, sizes,
-    nb_mean, nb_std, lr_mean, lr_std (lists aligned with sizes).
+    Parameters
+    ----------
+    name : one of :data:`REAL_DATASETS`
+    sizes : sequence of int, optional
+        Training sizes in [K, pool size]; default :func:`default_sizes`.
+    trials, test_fraction : int, float
+        Number of random splits; test share of each, in (0, 1).
+    C, tol, max_iter : float, float, int
+        Logistic regression as the paper runs it (scikit-learn's gradient tolerance).
+    rng : seed or Generator, optional
+        Anything ``numpy.random.default_rng`` accepts.
+    xp : array namespace, optional
+
+    Returns
+    -------
+    LearningCurves
     """
     X, y = load_real_dataset(name)
     trials = check_positive_int(trials, "trials")
@@ -87,30 +145,21 @@ def real_learning_curves(
     check_positive(C, "C")
     xp = namespace_of() if xp is None else xp
     K = int(y.max()) + 1
-    rng = np.random.default_rng(np.random.SeedSequence([seed, REAL_DATASETS.index(name)]))
-    splits = []
-    for _ in range(trials):
-        pool, test = _stratified_split(rng, y, test_fraction)
-        mean, std = X[pool].mean(axis=0), X[pool].std(axis=0)
-        std = np.where(std > 0, std, 1.0)
-        splits.append(((X[pool] - mean) / std, y[pool], (X[test] - mean) / std, y[test]))
+    rng = np.random.default_rng(rng)
+    splits = _standardised_splits(X, y, trials, test_fraction, rng)
     pool_size = min(s[1].size for s in splits)
     sizes = default_sizes(K, pool_size) if sizes is None else sorted(int(m) for m in sizes)
     if sizes[0] < K or sizes[-1] > pool_size:
         raise ValueError(f"sizes must lie in [{K}, {pool_size}] (classes, pool size), got {sizes[0]}..{sizes[-1]}")
-    out = {"dataset": name, "n_features": int(X.shape[1]), "n_classes": K, "pool_size": int(pool_size),
-           "sizes": sizes, "nb_mean": [], "nb_std": [], "lr_mean": [], "lr_std": []}
+    curves = {"nb_mean": [], "nb_std": [], "lr_mean": [], "lr_std": []}
     for m in sizes:
         chosen = [_subset_with_all_classes(rng, s[1], m, K) for s in splits]
         Xb = from_numpy(np.stack([s[0][i] for s, i in zip(splits, chosen)]), xp)
         yb = from_numpy(np.stack([s[1][i] for s, i in zip(splits, chosen)]), xp)
         nb = nb_linear_classifier(fit_shared_variance_nb(Xb, yb, K))
-        lr = fit_logistic(Xb, yb, K, C=C, tol=tol, max_iter=max_iter)
-        for label, (coef, intercept) in (("nb", nb), ("lr", (lr.coef, lr.intercept))):
-            errors = [
-                float(np.mean(to_numpy(linear_predict(coef[t], intercept[t], from_numpy(s[2], xp))) != s[3]))
-                for t, s in enumerate(splits)
-            ]
-            out[f"{label}_mean"].append(float(np.mean(errors)))
-            out[f"{label}_std"].append(float(np.std(errors)))
-    return out
+        lr = fit_logistic(Xb, yb, K, C=C, tol=tol, rtol=None, max_iter=max_iter)
+        for label, linear in (("nb", (nb.coef, nb.intercept)), ("lr", (lr.coef, lr.intercept))):
+            errors = _test_errors(linear, splits, xp)
+            curves[f"{label}_mean"].append(float(np.mean(errors)))
+            curves[f"{label}_std"].append(float(np.std(errors)))
+    return LearningCurves(name, int(X.shape[1]), K, int(pool_size), sizes, **curves)

@@ -9,10 +9,10 @@ from hypothesis import strategies as st
 
 from kernels.backend import from_numpy, to_numpy
 from tests.helpers import assert_close
+from theory.nb_lr import linear_predict
 from theory.nb_lr.naive_bayes import (
     SharedVarianceGaussianNB,
     fit_shared_variance_nb,
-    linear_predict,
     nb_joint_log_likelihood,
     nb_linear_classifier,
 )
@@ -50,8 +50,8 @@ def test_matches_closed_form(seed, K, n, extra):
     np.testing.assert_allclose(params.variance, var, rtol=1e-10)
     np.testing.assert_allclose(nb_joint_log_likelihood(params, X), jll, rtol=1e-10, atol=1e-9)
     # the linear form predicts the argmax of the joint log-likelihood
-    coef, intercept = nb_linear_classifier(params)
-    np.testing.assert_array_equal(linear_predict(coef, intercept, X), np.argmax(jll, axis=1))
+    linear = nb_linear_classifier(params)
+    np.testing.assert_array_equal(linear_predict(linear.coef, linear.intercept, X), np.argmax(jll, axis=1))
 
 
 def test_batched_with_padding_equals_separate_fits():
@@ -78,9 +78,9 @@ def test_backends_agree(xp):
     got = fit_shared_variance_nb(from_numpy(X, xp), from_numpy(y, xp), 4)
     assert_close(got.variance, ref.variance, xp=xp, rtol=1e-13)
     assert_close(got.means, ref.means, xp=xp, rtol=1e-13)
-    coef, intercept = nb_linear_classifier(got)
-    labels = linear_predict(coef, intercept, from_numpy(X, xp))
-    np.testing.assert_array_equal(to_numpy(labels), linear_predict(*nb_linear_classifier(ref), X))
+    linear, ref_linear = nb_linear_classifier(got), nb_linear_classifier(ref)
+    labels = linear_predict(linear.coef, linear.intercept, from_numpy(X, xp))
+    np.testing.assert_array_equal(to_numpy(labels), linear_predict(ref_linear.coef, ref_linear.intercept, X))
 
 
 def test_estimator_shell_and_probabilities():
@@ -105,6 +105,8 @@ def test_bad_input():
     bad[0, 0] = np.nan
     with pytest.raises(ValueError, match="X must contain only finite"):
         fit_shared_variance_nb(bad, y, 3)
+    with pytest.raises(ValueError, match="X contains NaN"):
+        SharedVarianceGaussianNB().fit(bad, y)
     with pytest.raises(ValueError, match="at least 2 classes"):
         SharedVarianceGaussianNB().fit(X, np.zeros(20))
     with pytest.raises(ValueError, match=r"labels in \[0, 1\]"):

@@ -22,6 +22,7 @@ from theory.nb_lr.simulation import (
     SimulationConfig,
     bayes_error,
     class_mean_coefficients,
+    load_sample_complexity_results,
     easy_covariance_diagonal,
     make_test_set,
     preprocessing_shift_scale,
@@ -41,7 +42,7 @@ def test_bayes_error_binary_closed_form(n):
 def test_bayes_error_multiclass_matches_bayes_rule_monte_carlo(K):
     """Nearest mean in the Mahalanobis metric on 2e5 fresh points, n = 2 (errors of order 0.1)."""
     n, per_class = 2, 40_000
-    X, y = make_test_set(np.random.default_rng(K), K, n, per_class)
+    X, y = make_test_set(K, n, per_class, rng=K)
     shift, scale = preprocessing_shift_scale(K)
     means = (class_mean_coefficients(K)[:, None] * np.ones(n) - shift) / scale
     var = easy_covariance_diagonal(n) / scale**2
@@ -66,7 +67,7 @@ def test_bayes_error_multiclass_by_one_dimensional_integration():
 
 def test_generator_moments_and_preprocessing():
     K, n = 3, 6
-    X, y = make_test_set(np.random.default_rng(0), K, n, 20_000)
+    X, y = make_test_set(K, n, 20_000, rng=0)
     a = 2.0 ** (K - 3)
     for k, ck in enumerate(class_mean_coefficients(K)):
         np.testing.assert_allclose(X[y == k].mean(axis=0), (ck - a) / a, atol=0.05)
@@ -78,19 +79,20 @@ def test_generator_moments_and_preprocessing():
 
 def test_training_sample_every_class_present_and_reproducible():
     for seed in range(30):
-        X, y = training_sample(np.random.default_rng(seed), 7, 4, 14)
+        X, y = training_sample(7, 4, 14, rng=seed)
         assert X.shape == (14, 4) and set(y.tolist()) == set(range(7))
-    a = training_sample(np.random.default_rng(1), 3, 5, 9)
-    b = training_sample(np.random.default_rng(1), 3, 5, 9)
+    a = training_sample(3, 5, 9, rng=1)
+    b = training_sample(3, 5, 9, rng=np.random.default_rng(1))
     np.testing.assert_array_equal(a[0], b[0])
     with pytest.raises(ValueError, match="m \\(training size\\)"):
-        training_sample(np.random.default_rng(0), 3, 5, 2)
+        training_sample(3, 5, 2, rng=0)
 
 
 @given(threshold=st.integers(4, 5000), resolution=st.integers(1, 9))
 @settings(max_examples=30)
 def test_search_finds_threshold_of_a_monotone_curve(threshold, resolution):
-    m_star, visited = search_m_star(lambda m: 0.0 if m >= threshold else 1.0, 0.5, 4, 10_000, resolution)
+    search = search_m_star(lambda m: 0.0 if m >= threshold else 1.0, 0.5, 4, 10_000, resolution)
+    m_star, visited = search.m_star, search.visited
     assert threshold <= m_star <= threshold + resolution - 1 or m_star == 4
     # doubling, then at most two bracket steps per halving (an interpolation step that did not halve
     # is followed by a bisection step): a step curve is the worst case for interpolation
@@ -116,7 +118,8 @@ def test_search_on_a_smooth_curve_beats_bisection(scale):
     def error(m):
         return 0.6 * math.exp(-4.1 * m / scale)
 
-    m_star, visited = search_m_star(error, target, 6, 10**6, resolution)
+    search = search_m_star(error, target, 6, 10**6, resolution)
+    m_star, visited = search.m_star, search.visited
     crossing = scale * math.log(60) / 4.1
     assert crossing <= m_star <= crossing + resolution
     doubling = _doubling_prefix(visited, 6)
@@ -126,18 +129,19 @@ def test_search_on_a_smooth_curve_beats_bisection(scale):
 
 
 def test_search_reports_none_when_never_reached():
-    assert search_m_star(lambda m: 1.0, 0.5, 4, 100, 3)[0] is None
+    assert search_m_star(lambda m: 1.0, 0.5, 4, 100, 3).m_star is None
 
 
 def test_driver_streams_and_resumes(tmp_path, monkeypatch):
     config = SimulationConfig(trials=2, test_per_class=200, seed=3)
     first = run_sample_complexity((2, 3), (10,), config=config, results_dir=tmp_path, progress=False)
-    assert [(r["K"], r["model"]) for r in first] == [(2, "nb"), (2, "lr"), (3, "nb"), (3, "lr")]
+    assert [(r.n_classes, r.model) for r in first] == [(2, "nb"), (2, "lr"), (3, "nb"), (3, "lr")]
     for r in first:
-        assert r["m_star"] is not None
-        passing = [m for m, mean, _ in r["curve"] if mean < r["target"]]
-        assert r["m_star"] == min(passing)
-    lines = (tmp_path / "evaluations.jsonl").read_text().splitlines()
+        assert r.m_star is not None
+        passing = [m for m, mean, _ in r.curve if mean < r.target]
+        assert r.m_star == min(passing)
+    lines = (tmp_path / "mstar.jsonl").read_text().splitlines()
+    assert len(lines) == 4
     import theory.nb_lr.simulation as sim
 
     def fail(*a, **k):
@@ -145,30 +149,44 @@ def test_driver_streams_and_resumes(tmp_path, monkeypatch):
 
     monkeypatch.setattr(sim, "evaluate_errors", fail)
     again = run_sample_complexity((2, 3), (10,), config=config, results_dir=tmp_path, progress=False)
-    assert [r["m_star"] for r in again] == [r["m_star"] for r in first]
-    assert (tmp_path / "evaluations.jsonl").read_text().splitlines() == lines
+    assert again == first
+    assert (tmp_path / "mstar.jsonl").read_text().splitlines() == lines
+    assert load_sample_complexity_results(tmp_path, config) == first
 
 
-def test_config_key_keeps_earlier_results_loadable(tmp_path):
-    """Results stored before ``solver`` existed (L-BFGS, no such key entry) load under solver="lbfgs"."""
-    old_key = {"trials": 2, "test_per_class": 200, "margin": 0.01, "C": 1.0, "tol": 1e-4, "max_iter": 1000, "seed": 3}
-    assert SimulationConfig(trials=2, test_per_class=200, seed=3, solver="lbfgs").key() == old_key
-    assert SimulationConfig(trials=2, test_per_class=200, seed=3).key() == {**old_key, "solver": "newton-cg"}
-    import json
+def test_interrupted_run_resumes_the_missing_cells(tmp_path):
+    """A store holding some cells (and a torn last line) is completed; the result equals a fresh run."""
+    config = SimulationConfig(trials=2, test_per_class=100, seed=5)
+    fresh = run_sample_complexity((2, 3), (8,), config=config, store=False, progress=False)
+    run_sample_complexity((2,), (8,), ("nb",), config=config, results_dir=tmp_path, progress=False)
+    with open(tmp_path / "mstar.jsonl", "a") as fh:
+        fh.write('{"n_classes": 2, "n": 8, "mo')  # cut by an interruption
+    resumed = run_sample_complexity((2, 3), (8,), config=config, results_dir=tmp_path, progress=False)
+    assert resumed == fresh
 
-    record = {"K": 2, "n": 10, "model": "lr", "bayes_error": 0.0, "target": 0.01, "m_star": 42, "curve": [],
-              "config": old_key}
-    (tmp_path / "mstar.jsonl").write_text(json.dumps(record) + "\n")
-    lbfgs = SimulationConfig(trials=2, test_per_class=200, seed=3, solver="lbfgs")
-    again = run_sample_complexity((2,), (10,), ("lr",), config=lbfgs, results_dir=tmp_path, progress=False)
-    assert again[0]["m_star"] == 42
-    with pytest.raises(ValueError, match="solver"):
-        run_sample_complexity((2,), (10,), config=SimulationConfig(solver="sag"), store=False, progress=False)
+
+def test_results_do_not_depend_on_the_executor():
+    """Two worker processes, cells completing in any order: the same results as in-process."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    config = SimulationConfig(trials=2, test_per_class=100, seed=1)
+    serial = run_sample_complexity((2, 3), (6, 12), config=config, store=False, progress=False)
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        parallel = run_sample_complexity((2, 3), (6, 12), config=config, store=False, progress=False, executor=pool)
+    assert parallel == serial
+
+
+def test_config_key():
+    config = SimulationConfig(trials=2, test_per_class=200, seed=3)
+    assert config.key() == {"trials": 2, "test_per_class": 200, "margin": 0.01, "C": 1.0, "tol": 1e-4,
+                            "max_iter": 1000, "seed": 3, "solver": "newton-cg"}
+    a, b = config.rng(2, 3, 10, 0, 12), config.rng(2, 3, 10, 0, 12)
+    assert a.random() == b.random()
 
 
 def test_nb_reaches_bayes_error_sooner_than_lr():
-    records = run_sample_complexity((3,), (40,), config=SimulationConfig(trials=2, test_per_class=300), store=False)
-    by_model = {r["model"]: r["m_star"] for r in records}
+    results = run_sample_complexity((3,), (40,), config=SimulationConfig(trials=2, test_per_class=300), store=False)
+    by_model = {r.model: r.m_star for r in results}
     assert by_model["nb"] < by_model["lr"]
 
 
@@ -209,11 +227,12 @@ def test_consistency_bad_input():
 def test_real_learning_curves_wine():
     from theory.nb_lr.real_data import real_learning_curves
 
-    out = real_learning_curves("wine", sizes=[6, 60], trials=2)
-    assert out["n_classes"] == 3 and out["n_features"] == 13 and out["sizes"] == [6, 60]
-    for key in ("nb_mean", "lr_mean", "nb_std", "lr_std"):
-        assert len(out[key]) == 2 and all(0.0 <= v <= 1.0 for v in out[key])
-    assert out["nb_mean"][1] < 0.15 and out["lr_mean"][1] < 0.15  # both learn wine well from 60 points
+    out = real_learning_curves("wine", sizes=[6, 60], trials=2, rng=0)
+    assert out.n_classes == 3 and out.n_features == 13 and out.sizes == [6, 60]
+    for values in (out.nb_mean, out.lr_mean, out.nb_std, out.lr_std):
+        assert len(values) == 2 and all(0.0 <= v <= 1.0 for v in values)
+    assert out.nb_mean[1] < 0.15 and out.lr_mean[1] < 0.15  # both learn wine well from 60 points
+    assert real_learning_curves("wine", sizes=[6, 60], trials=2, rng=0) == out
     with pytest.raises(ValueError, match="dataset must be one of"):
         real_learning_curves("iris2")
 
@@ -224,7 +243,7 @@ def test_evaluation_is_backend_generic(xp):
 
     config = SimulationConfig(trials=2, test_per_class=50, tol=1e-8)
     for model in ("nb", "lr"):
-        ref, _ = evaluate_errors(3, 6, 12, model, config)
-        got, (coef, _) = evaluate_errors(3, 6, 12, model, config, xp=xp)
-        assert type(coef).__module__.split(".")[0] == type(xp.asarray(0.0)).__module__.split(".")[0]
-        np.testing.assert_array_equal(got, ref)
+        ref = evaluate_errors(3, 6, 12, model, config)
+        got = evaluate_errors(3, 6, 12, model, config, xp=xp)
+        assert type(got.coef).__module__.split(".")[0] == type(xp.asarray(0.0)).__module__.split(".")[0]
+        np.testing.assert_array_equal(got.errors, ref.errors)
