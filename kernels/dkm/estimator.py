@@ -68,6 +68,8 @@ class DeepKernelMachine(RegressorMixin, Estimator):
         Initial (or, with ``learn_noise=False``, fixed) likelihood noise variance.
     learn_noise, learn_kernel : bool
         Learn the noise variance / the kernels' parameters (one set per layer) with the Grams.
+    min_noise_var : float
+        Lower bound of the learned noise variance, in [1e-6, 10).
     kernel_params : dict or None
         Kernel parameters (e.g. ``{"lengthscale": 1.0}``), the starting point when ``learn_kernel``.
     jitter : float
@@ -99,6 +101,7 @@ class DeepKernelMachine(RegressorMixin, Estimator):
         "noise_var": [Interval(Real, 0, 1e10, closed="neither")],
         "learn_noise": ["boolean"],
         "learn_kernel": ["boolean"],
+        "min_noise_var": [Interval(Real, 1e-6, 10, closed="left")],
         "kernel_params": [None, dict],
         "jitter": [Interval(Real, 0, 1, closed="left")],
         "method": [StrOptions(set(METHODS))],
@@ -108,8 +111,8 @@ class DeepKernelMachine(RegressorMixin, Estimator):
     }
 
     def __init__(self, depth=2, kernel="se", nu=1.0, n_inducing=None, noise_var=0.1, learn_noise=True,
-                 learn_kernel=True, kernel_params=None, jitter=1e-6, method="lbfgs", tol=1e-5, max_iter=1000,
-                 random_state=0):
+                 learn_kernel=True, min_noise_var=1e-6, kernel_params=None, jitter=1e-6, method="lbfgs", tol=1e-5,
+                 max_iter=1000, random_state=0):
         self.depth = depth
         self.kernel = kernel
         self.nu = nu
@@ -117,6 +120,7 @@ class DeepKernelMachine(RegressorMixin, Estimator):
         self.noise_var = noise_var
         self.learn_noise = learn_noise
         self.learn_kernel = learn_kernel
+        self.min_noise_var = min_noise_var
         self.kernel_params = kernel_params
         self.jitter = jitter
         self.method = method
@@ -155,7 +159,7 @@ class DeepKernelMachine(RegressorMixin, Estimator):
         nu = _check_nu(self.nu, self.depth)
         X, Y, self.y_ndim_ = self._fit_data(X, y)
         common = dict(jitter=float(self.jitter), learn_kernel=bool(self.learn_kernel),
-                      learn_noise=bool(self.learn_noise), method=self.method, tol=float(self.tol),
+                      learn_noise=bool(self.learn_noise), min_noise_var=float(self.min_noise_var), method=self.method, tol=float(self.tol),
                       max_iter=int(self.max_iter))
         if self.n_inducing is None:
             G0 = input_gram(X)

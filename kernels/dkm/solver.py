@@ -10,8 +10,9 @@ arXiv 2108.13097.  The group's code maximises the objective with Adam on G = V V
   (+ const), whose Hessian in V_l is the identity (plus the diagonal barrier), so one scale serves
   every nu_l from 1e-2 to 1e10; V_l = 0 is the NNGP.
 * Kernel log-parameters and the log noise variance may be learned in the same run (box-bounded).
-* ``method="lbfgs"``: scipy's L-BFGS-B; ``method="newton"``: a trust-region Newton-CG (scipy's
-  ``trust-ncg``) whose Hessian-vector products are forward differences of the exact gradient.
+* ``method="lbfgs"``: scipy's L-BFGS-B, finished with Newton steps when its line search stops short of
+  the tolerance; ``method="newton"``: a trust-region Newton-CG (scipy's ``trust-ncg``) whose
+  Hessian-vector products are forward differences of the exact gradient.
   Either stops when the largest component of the gradient of L / (P D) with respect to the U_l
   (and the log-parameters), in the original coordinates, is at most ``tol``.
 
@@ -84,11 +85,15 @@ class Parameters:
     V_l = sqrt(nu_l) (U_l - I) for each layer with finite nu_l.
     """
 
-    def __init__(self, sizes, nu, kernels, noise_var, *, learn_kernel, learn_noise, xp, dtype):
+    def __init__(self, sizes, nu, kernels, noise_var, *, learn_kernel, learn_noise, xp, dtype,
+                 min_noise_var=NOISE_BOUNDS[0]):
         self.nu = [float(v) for v in nu]
         self.free = [l for l, v in enumerate(self.nu) if not math.isinf(v)]
         self.sizes, self.kernels, self.noise_var = sizes, list(kernels), float(noise_var)
         self.learn_kernel, self.learn_noise, self.xp, self.dtype = learn_kernel, learn_noise, xp, dtype
+        if not NOISE_BOUNDS[0] <= min_noise_var < NOISE_BOUNDS[1]:
+            raise ValueError(f"min_noise_var must lie in [{NOISE_BOUNDS[0]:g}, {NOISE_BOUNDS[1]:g}), got {min_noise_var!r}")
+        self.min_noise_var = float(min_noise_var)
         self.index = {m: np.tril_indices(m) for m in set(sizes[l] for l in self.free)}
         self.n_gram = sum(self.index[sizes[l]][0].size for l in self.free)
         self.names = [(i, n) for i, k in enumerate(self.kernels) for n in k.learnable] if learn_kernel else []
@@ -140,14 +145,15 @@ class Parameters:
         return np.concatenate(parts)
 
     def bounds(self):
-        """(lower, upper) per coordinate: none on V_l, LOG_BOUNDS / NOISE_BOUNDS on the log-parameters."""
+        """(lower, upper) per coordinate: none on V_l, LOG_BOUNDS on the kernels' log-parameters,
+        [min_noise_var, NOISE_BOUNDS[1]] on the noise variance."""
         lower, upper = [-np.inf] * self.n_gram, [np.inf] * self.n_gram
         for i, name in self.names:
             lo, hi = LOG_BOUNDS[name]
             lower.append(math.log(lo))
             upper.append(math.log(hi))
         if self.learn_noise:
-            lower.append(math.log(NOISE_BOUNDS[0]))
+            lower.append(math.log(self.min_noise_var))
             upper.append(math.log(NOISE_BOUNDS[1]))
         return np.array(lower), np.array(upper)
 
@@ -219,11 +225,60 @@ def minimise(evaluate, x0, *, n_data, bounds, scale, method, tol, max_iter, hist
     if method == "lbfgs":
         result = minimize(fun, x0, jac=True, method="L-BFGS-B", bounds=list(zip(lower, upper)), callback=callback,
                           options={"maxiter": max_iter, "gtol": gtol, "ftol": 1e-15, "maxcor": history, "maxls": 40})
+        x, n_iter, message = result.x, int(result.nit), str(result.message)
+        left = max_iter - n_iter
+        if projected(x, fun(x)[1]) > tol and left > 0 and not np.any((x <= lower) | (x >= upper)):
+            # L-BFGS stops on its line search once the objective's rounding level is reached, short of
+            # the gradient tolerance (large nu with learned hyperparameters): finish with Newton steps
+            result = _trust_ncg(fun, x, gtol, left, callback)
+            x, n_iter, message = result.x, n_iter + int(result.nit), message + "; then " + str(result.message)
     else:
-        result = minimize(lambda x: fun(x)[0], x0, jac=lambda x: fun(x)[1], hessp=fun.hessp, method="trust-ncg",
-                          callback=callback, options={"maxiter": max_iter, "gtol": gtol})
-    f, g = fun(result.x)
-    return result.x, f, int(result.nit), fun.n_evals, projected(result.x, g), trace, str(result.message)
+        result = _trust_ncg(fun, x0, gtol, max_iter, callback)
+        x, n_iter, message = result.x, int(result.nit), str(result.message)
+    if projected(x, fun(x)[1]) > tol and not np.any((x <= lower) | (x >= upper)):
+        x, steps = _newton_on_gradient(fun, x, lambda g: float(np.max(np.abs(g) * scale)), tol)
+        if steps:
+            n_iter += steps
+            message += f"; then {steps} Newton steps on the gradient"
+            trace.append(-fun(x)[0] / fun.scale)
+    f, g = fun(x)
+    return x, f, n_iter, fun.n_evals, projected(x, g), trace, message
+
+
+def _newton_on_gradient(fun, x, norm, tol, max_steps=10, cg_iter=50):
+    """Newton steps for grad f(x) = 0, each accepted when the gradient norm decreases.
+
+    Used at the end, once the changes of f are below its rounding level (KL weights ~1e10 make the
+    objective's curvature huge in the original coordinates) so that line searches and trust regions,
+    which compare values of f, cannot make progress while the gradient can still be driven to zero.
+    """
+    g = fun(x)[1]
+    for step in range(max_steps):
+        if norm(g) <= tol:
+            return x, step
+        p, r = np.zeros_like(x), -g.copy()
+        d = r.copy()
+        for _ in range(cg_iter):  # conjugate gradients on H p = -g, stopped at negative curvature
+            Hd = fun.hessp(x, d)
+            curvature = float(d @ Hd)
+            if curvature <= 0:
+                break
+            alpha = float(r @ r) / curvature
+            p, r_new = p + alpha * d, r - alpha * Hd
+            if np.linalg.norm(r_new) <= 1e-3 * np.linalg.norm(g):
+                break
+            d, r = r_new + (float(r_new @ r_new) / float(r @ r)) * d, r_new
+        f_new, g_new = fun(x + p)
+        if not math.isfinite(f_new) or norm(g_new) >= norm(g):
+            return x, step
+        x, g = x + p, g_new
+    return x, max_steps
+
+
+def _trust_ncg(fun, x0, gtol, max_iter, callback):
+    """scipy's trust-region Newton-CG with :meth:`_Counted.hessp`."""
+    return minimize(lambda x: fun(x)[0], x0, jac=lambda x: fun(x)[1], hessp=fun.hessp, method="trust-ncg",
+                    callback=callback, options={"maxiter": max_iter, "gtol": gtol})
 
 
 def whitened_start(G0, grams, kernels, nu, jitter):
@@ -255,6 +310,7 @@ def solve_dkm(
     init=None,
     learn_kernel: bool = False,
     learn_noise: bool = False,
+    min_noise_var: float = NOISE_BOUNDS[0],
     method: str = "lbfgs",
     tol: float = 1e-6,
     max_iter: int = 2000,
@@ -275,8 +331,12 @@ def solve_dkm(
         Likelihood noise variance (the starting value when ``learn_noise``).
     init : list, optional
         Starting Grams G_l (None entries, and the default, start at the NNGP recursion).
+    min_noise_var : float
+        Lower bound of the noise variance when ``learn_noise`` (the DKM objective grows without bound
+        as the noise vanishes once the Grams can fit the targets).
     method : {"lbfgs", "newton"}
-        L-BFGS-B, or trust-region Newton-CG with Hessian-vector products from exact gradients.
+        L-BFGS-B (finished with Newton steps if needed), or trust-region Newton-CG with Hessian-vector
+        products from exact gradients.
     tol, max_iter : float, int
         Stop when the max-abs gradient of L / (P D) is at most ``tol``, or after ``max_iter`` iterations.
     """
@@ -287,7 +347,7 @@ def solve_dkm(
         raise ValueError(f"need one kernel per layer plus the output (len(kernels) = len(nu) + 1), "
                          f"got {len(kernels)} kernels and {len(nu)} values of nu")
     params = Parameters([G0.shape[0]] * len(nu), nu, kernels, noise_var, learn_kernel=learn_kernel,
-                        learn_noise=learn_noise, xp=xp, dtype=G0.dtype)
+                        learn_noise=learn_noise, xp=xp, dtype=G0.dtype, min_noise_var=min_noise_var)
 
     def evaluate(x):
         U, ks, s2 = params.unpack(x)

@@ -403,11 +403,12 @@ def sparse_whitened_grams(blocks0: SparseBlocks, U, kernels, jitter: float = 1e-
 
 
 def solve_sparse_dkm(blocks0: SparseBlocks, Y, kernels, nu, noise_var: float, *, jitter: float = 1e-6,
-                     init=None, learn_kernel: bool = False, learn_noise: bool = False, method: str = "lbfgs",
-                     tol: float = 1e-6, max_iter: int = 2000):
+                     learn_kernel: bool = False, learn_noise: bool = False, min_noise_var: float = 1e-6,
+                     method: str = "lbfgs", tol: float = 1e-6, max_iter: int = 2000):
     """Maximise the sparse DKM objective over the inducing Grams (whitened), as :func:`kernels.dkm.solve_dkm`.
 
-    ``blocks0``: layer-0 blocks from :func:`input_blocks`; other arguments as in :func:`kernels.dkm.solve_dkm`.
+    ``blocks0``: layer-0 blocks from :func:`input_blocks`; the start is the NNGP; other arguments as in
+    :func:`kernels.dkm.solve_dkm`.
     """
     import numpy as np
 
@@ -419,7 +420,7 @@ def solve_sparse_dkm(blocks0: SparseBlocks, Y, kernels, nu, noise_var: float, *,
     if len(kernels) != len(nu) + 1:
         raise ValueError(f"need len(kernels) = len(nu) + 1, got {len(kernels)} and {len(nu)}")
     params = Parameters([blocks0.G_ii.shape[0]] * len(nu), nu, kernels, noise_var, learn_kernel=learn_kernel,
-                        learn_noise=learn_noise, xp=xp, dtype=blocks0.G_ii.dtype)
+                        learn_noise=learn_noise, xp=xp, dtype=blocks0.G_ii.dtype, min_noise_var=min_noise_var)
 
     def evaluate(x):
         U, ks, s2 = params.unpack(x)
@@ -427,7 +428,7 @@ def solve_sparse_dkm(blocks0: SparseBlocks, Y, kernels, nu, noise_var: float, *,
                                                          kernel_grad=learn_kernel)
         return value, params.flatten_grad(grad.U, grad.kernels, grad.log_noise_var)
 
-    x0 = np.clip(params.pack(init), *params.bounds())
+    x0 = np.clip(params.pack(None), *params.bounds())
     x, f, n_iter, n_evals, grad_norm, trace, message = minimise(
         evaluate, x0, n_data=Y2.shape[0] * Y2.shape[1], bounds=params.bounds(), scale=params.coordinate_scale(),
         method=method, tol=tol, max_iter=max_iter)
