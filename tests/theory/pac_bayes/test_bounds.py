@@ -229,3 +229,36 @@ def test_bad_arguments_are_named(which, bad):
         return  # a huge complexity is legitimate (the bound is 1)
     with pytest.raises((ValueError, TypeError), match=which):
         bd.occam_bound(args["errors"], args["n"], args["complexity"], args["delta"])
+
+
+def test_partly_bad_arrays_are_refused():
+    with pytest.raises(ValueError, match="whole numbers"):
+        bd.binomial_test_set_bound(np.array([1.0, 2.5]), 10, 0.1)
+    with pytest.raises(ValueError, match="errors == 0"):
+        bd.occam_bound(np.array([0.0, 1.0]), 10, 2.0, 0.1, form="realizable")
+
+
+def test_tiny_prior_mass_uses_the_kl_relaxation():
+    # ln 1/(pi delta) > 700: pi delta is below the smallest normal double, the binomial form is the kl form
+    n, k = 10**6, np.array([1000.0, 0.0])
+    complexity = np.array([800.0, 750.0])
+    binomial = bd.occam_bound(k, n, complexity, 0.05, "binomial")
+    np.testing.assert_array_equal(binomial, bd.occam_bound(k, n, complexity, 0.05, "kl"))
+    assert np.all(binomial < 0.01)
+
+
+def test_certification_repairs_an_undershooting_tail_inverse(monkeypatch):
+    # a betainccinv that lands 1e-6 below the root (e.g. a device replacement): the bdtr check moves it up
+    import kernels.backend as backend
+    import scipy.special
+
+    class LowSpecial:
+        def __getattr__(self, name):
+            if name == "betainccinv":
+                return lambda a, b, y: scipy.special.betainccinv(a, b, y) - 1e-6
+            return getattr(scipy.special, name)
+
+    monkeypatch.setattr(bd, "special", lambda xp: LowSpecial())
+    bound = float(bd.binomial_test_set_bound(28, 1000, 0.05)[()])
+    assert BIN_28_1000 <= bound <= BIN_28_1000 + 2e-6  # doubling steps: within twice the start error
+    assert scipy.stats.binom.cdf(28, 1000, bound) < 0.05
