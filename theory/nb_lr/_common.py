@@ -178,10 +178,21 @@ class LinearClassifierBase(ClassifierMixin, Estimator):
         self._fit_encoded(X, xp.astype(codes, xp.int64), int(classes.shape[0]), sample_weight)
         return self
 
-    def predict(self, X):
-        """Class labels (from ``classes_``) of the rows of X."""
+    def _input(self, X, method: str):
+        """X validated for a fitted estimator's ``method``, in the namespace the estimator was fitted in."""
         check_fitted(self)
         X = self._validate_X(X, reset=False)
+        fitted, given = array_namespace(self.coef_).__name__, array_namespace(X).__name__
+        if fitted != given:
+            raise ValueError(
+                f"{type(self).__name__}.{method}() must use the same namespace as fit: fitted on {fitted}, "
+                f"X is {given} (move X explicitly; nothing is copied between host and device silently)"
+            )
+        return X
+
+    def predict(self, X):
+        """Class labels (from ``classes_``) of the rows of X."""
+        X = self._input(X, "predict")
         codes = linear_predict(self.coef_, self.intercept_, X)
         if is_device_array(self.classes_):
             return array_namespace(self.classes_).take(self.classes_, codes)

@@ -54,7 +54,6 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from kernels.backend import array_namespace
-from kernels.base import check_fitted
 from kernels.linalg import cho_solve, cholesky, solve_triangular
 from kernels.numerics import log_softmax
 from kernels.validation import Interval, check_positive, check_positive_int
@@ -730,21 +729,19 @@ class MultinomialLogisticRegression(LinearClassifierBase):
 
     def decision_function(self, X):
         """Scores X coef_^T + intercept_: (n_samples,) for two classes, else (n_samples, n_classes)."""
-        check_fitted(self)
-        X = self._validate_X(X, reset=False)
+        X = self._input(X, "decision_function")
         xp = array_namespace(X)
         scores = xp.matmul(X, xp.matrix_transpose(self.coef_)) + self.intercept_
         return scores[:, 0] if scores.shape[1] == 1 else scores
 
     def predict_proba(self, X):
         """Softmax class probabilities, shape (n_samples, n_classes)."""
-        check_fitted(self)
-        return logistic_predict_proba(self.coef_, self.intercept_, self._validate_X(X, reset=False))
+        X = self._input(X, "predict_proba")
+        return logistic_predict_proba(self.coef_, self.intercept_, X)
 
     def predict_log_proba(self, X):
         """Log of :meth:`predict_proba`, computed stably."""
-        check_fitted(self)
-        X = self._validate_X(X, reset=False)
+        X = self._input(X, "predict_log_proba")
         xp = array_namespace(X)
         Z = xp.matmul(X, xp.matrix_transpose(self.coef_)) + self.intercept_
         return log_softmax(_full_logits(Z, self.coef_.shape[0] == 1, xp), axis=-1, xp=xp)

@@ -29,7 +29,6 @@ from numbers import Real
 from typing import Any
 
 from kernels.backend import array_namespace
-from kernels.base import check_fitted
 from kernels.numerics import log_softmax
 from kernels.validation import Interval, check_positive
 
@@ -184,14 +183,15 @@ class SharedVarianceGaussianNB(LinearClassifierBase):
 
     def predict_joint_log_proba(self, X):
         """ln pi_k + ln N(x; mu_k, diag(s2)), shape (n_samples, n_classes)."""
-        check_fitted(self)
-        return nb_joint_log_likelihood(self._params(), self._validate_X(X, reset=False))
+        return nb_joint_log_likelihood(self._params(), self._input(X, "predict_joint_log_proba"))
 
     def predict_log_proba(self, X):
         """Log posterior class probabilities, shape (n_samples, n_classes)."""
-        return log_softmax(self.predict_joint_log_proba(X), axis=-1)
+        X = self._input(X, "predict_log_proba")
+        return log_softmax(nb_joint_log_likelihood(self._params(), X), axis=-1)
 
     def predict_proba(self, X):
         """Posterior class probabilities, shape (n_samples, n_classes)."""
-        jll = self.predict_log_proba(X)
+        X = self._input(X, "predict_proba")
+        jll = log_softmax(nb_joint_log_likelihood(self._params(), X), axis=-1)
         return array_namespace(jll).exp(jll)
