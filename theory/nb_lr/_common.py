@@ -12,6 +12,7 @@ pure functions (:func:`prepare_problem`) and the scikit-learn estimator base (:c
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,11 +77,14 @@ def _check_labels(y, n_classes: int, xp):
 
 
 def check_magnitude(X, xp) -> None:
-    """Refuse X whose squares overflow float64 (the variances, Gram matrices and Hessians need them)."""
-    if not bool(xp.isfinite(xp.sum(X * X))):
-        top = float(xp.max(xp.abs(X)))
+    """Refuse X whose squares could overflow (the variances, Gram matrices and Hessians sum them):
+    max |X| must stay below sqrt(largest float / number of entries)."""
+    top = float(xp.max(xp.abs(X)))
+    limit = math.sqrt(float(np.finfo(np.float32 if X.dtype == xp.float32 else np.float64).max) / math.prod(X.shape))
+    if top > limit:
         raise ValueError(
-            f"X is too large: its sum of squares overflows {X.dtype} (max |X| = {top:.3g}); rescale X"
+            f"X is too large: its squares overflow {X.dtype} (max |X| = {top:.3g}, the limit for this size is "
+            f"{limit:.3g}); rescale X"
         )
 
 

@@ -158,12 +158,14 @@ def sample_points(n_classes: int, n: int, counts, *, rng=None) -> tuple[np.ndarr
 
 def make_pool(n_classes: int, n: int, per_class: int | None = None, *, rng=None):
     """The authors' training pool: floor(100 n / K) points per class (or ``per_class``); returns (X, y)."""
+    n_classes, n = _check_classes_and_dimension(n_classes, n)
     per_class = pool_size_per_class(n_classes, n) if per_class is None else check_positive_int(per_class, "per_class")
     return sample_points(n_classes, n, [per_class] * n_classes, rng=rng)
 
 
 def make_test_set(n_classes: int, n: int, per_class: int | None = None, *, rng=None):
     """The authors' test set: floor(10^4 / K) points per class (or ``per_class``); returns (X, y)."""
+    n_classes, n = _check_classes_and_dimension(n_classes, n)
     per_class = test_size_per_class(n_classes) if per_class is None else check_positive_int(per_class, "per_class")
     return sample_points(n_classes, n, [per_class] * n_classes, rng=rng)
 
