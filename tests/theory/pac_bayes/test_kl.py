@@ -244,3 +244,22 @@ def test_vectorised_grid_against_mpmath():
     for qi, ci, u, lo in zip(q, c, upper, lower):
         assert_certified_and_tight(u, kl_inverse_exact(qi, ci), upper=True)
         assert_certified_and_tight(lo, kl_inverse_exact(qi, ci, upper=False), upper=False)
+
+
+def test_binary_kl_on_a_grid_through_the_series_region():
+    # p = q (1 + x): |x| < 1/8 takes the atanh series, larger |x| the direct logarithm; q subnormal too
+    worst = 0.0
+    for q in (5e-324, 1e-310, 1e-3, 0.1, 0.5, 0.9, 1 - 1e-6):
+        for x in (-0.9, -0.5, -0.13, -0.12, -0.05, -1e-3, -1e-8, 1e-8, 1e-3, 0.05, 0.12, 0.13, 0.5, 2.0):
+            p = q * (1 + x)
+            if not 0 <= p <= 1:
+                continue
+            exact = kl_exact(q, p)
+            if exact == mp.inf:  # p rounded to 0
+                assert float(klm.binary_kl(q, p)) == math.inf
+                continue
+            error = abs(mp.mpf(float(klm.binary_kl(q, p))) - exact)
+            assert error <= klm.KL_RELATIVE_ERROR * exact + 1e-320, (q, x)  # subnormal results: a few ulps of 5e-324
+            if exact > 1e-300:
+                worst = max(worst, float(error / exact))
+    assert worst <= 64 * np.finfo(np.float64).eps
