@@ -5,8 +5,8 @@ Paper: Adam X. Yang, Maxime Robeyns, Edward Milsom, Ben Anson, Nandi Schoots, La
 arXiv 2108.13097.  The group's code maximises the objective with Adam on G = V V^T / P; here:
 
 * Each Gram matrix is parametrised in whitened coordinates, G_l = A_l U_l U_l^T A_l^T with
-  A_l = chol(K_l(G_(l-1)) + jitter I) (:mod:`kernels.dkm.whitened`), and the free variables are the
-  lower triangles of V_l = sqrt(nu_l) (U_l - I).  The KL term is then nu_l/2 ||U_l||^2 - nu_l sum log (U_l)_ii
+  A_l = chol(K_l(G_(l-1)) + jitter I) and U_l = I + W_l (:mod:`kernels.dkm.whitened`), and the free
+  variables are the lower triangles of V_l = sqrt(nu_l) W_l.  The KL term is then nu_l/2 ||U_l||^2 - nu_l sum log (U_l)_ii
   (+ const), whose Hessian in V_l is the identity (plus the diagonal barrier), so one scale serves
   every nu_l from 1e-2 to 1e10; V_l = 0 is the NNGP.
 * Kernel log-parameters and the log noise variance may be learned in the same run (box-bounded).
@@ -62,8 +62,6 @@ class DKMSolution:
         ``grad_norm <= tol``.
     grad_norm : float
         Max-abs projected gradient of L / (P D) in the original coordinates (U_l, log-parameters).
-    factors : list
-        The whitened factors U_l (None where nu is infinite), a warm start for a later solve.
     """
 
     grams: list
@@ -76,7 +74,6 @@ class DKMSolution:
     grad_norm: float
     trace: list = field(default_factory=list)
     message: str = ""
-    factors: list = field(default_factory=list)
 
 
 class Parameters:
@@ -105,25 +102,25 @@ class Parameters:
             yield l, x[start:start + n]
             start += n
 
-    def pack(self, U=None) -> np.ndarray:
-        """x for whitened factors ``U`` (default identity: the NNGP) and the current hyperparameters."""
+    def pack(self, W=None) -> np.ndarray:
+        """x for deviations W_l = U_l - I (default zero: the NNGP) and the current hyperparameters."""
         parts = []
         for l in self.free:
             m = self.sizes[l]
-            V = np.zeros((m, m)) if U is None or U[l] is None else (to_numpy(U[l]) - np.eye(m)) * math.sqrt(self.nu[l])
+            V = np.zeros((m, m)) if W is None or W[l] is None else to_numpy(W[l]) * math.sqrt(self.nu[l])
             parts.append(V[self.index[m]])
         parts.append(np.array([math.log(getattr(self.kernels[i], n)) for i, n in self.names]))
         parts.append(np.array([math.log(self.noise_var)] if self.learn_noise else []))
         return np.concatenate(parts)
 
     def unpack(self, x):
-        """(U per layer (None where nu = inf), kernels, noise variance) for the vector ``x``."""
+        """(W_l = U_l - I per layer (None where nu = inf), kernels, noise variance) for the vector ``x``."""
         U = [None] * len(self.nu)
         for l, block in self._blocks(x):
             m = self.sizes[l]
             V = np.zeros((m, m))
             V[self.index[m]] = block
-            U[l] = from_numpy(np.eye(m) + V / math.sqrt(self.nu[l]), self.xp)
+            U[l] = self.xp.astype(from_numpy(V / math.sqrt(self.nu[l]), self.xp), self.dtype)
         kernels = list(self.kernels)
         theta = x[self.n_gram:self.n_gram + len(self.names)]
         for (i, name), value in zip(self.names, theta):
@@ -235,8 +232,10 @@ def minimise(evaluate, x0, *, n_data, bounds, scale, method, tol, max_iter, hist
     else:
         result = _trust_ncg(fun, x0, gtol, max_iter, callback)
         x, n_iter, message = result.x, int(result.nit), str(result.message)
-    if projected(x, fun(x)[1]) > tol and not np.any((x <= lower) | (x >= upper)):
-        x, steps = _newton_on_gradient(fun, x, lambda g: float(np.max(np.abs(g) * scale)), tol)
+    g = fun(x)[1]
+    if projected(x, g) > tol:
+        free = ~(((x <= lower) & (g > 0)) | ((x >= upper) & (g < 0)))  # bounds that hold stay fixed
+        x, steps = _newton_on_gradient(fun, x, free, lambda g: float(np.max(np.abs(g * free) * scale)), tol)
         if steps:
             n_iter += steps
             message += f"; then {steps} Newton steps on the gradient"
@@ -245,8 +244,9 @@ def minimise(evaluate, x0, *, n_data, bounds, scale, method, tol, max_iter, hist
     return x, f, n_iter, fun.n_evals, projected(x, g), trace, message
 
 
-def _newton_on_gradient(fun, x, norm, tol, max_steps=10, cg_iter=50):
-    """Newton steps for grad f(x) = 0, each accepted when the gradient norm decreases.
+def _newton_on_gradient(fun, x, free, norm, tol, max_steps=20, cg_iter=100):
+    """Newton steps for grad f(x) = 0 on the coordinates ``free``, each accepted when the gradient
+    norm decreases (and the step stays inside the domain).
 
     Used at the end, once the changes of f are below its rounding level (KL weights ~1e10 make the
     objective's curvature huge in the original coordinates) so that line searches and trust regions,
@@ -256,16 +256,16 @@ def _newton_on_gradient(fun, x, norm, tol, max_steps=10, cg_iter=50):
     for step in range(max_steps):
         if norm(g) <= tol:
             return x, step
-        p, r = np.zeros_like(x), -g.copy()
+        p, r = np.zeros_like(x), -g * free
         d = r.copy()
         for _ in range(cg_iter):  # conjugate gradients on H p = -g, stopped at negative curvature
-            Hd = fun.hessp(x, d)
+            Hd = fun.hessp(x, d) * free
             curvature = float(d @ Hd)
             if curvature <= 0:
                 break
             alpha = float(r @ r) / curvature
             p, r_new = p + alpha * d, r - alpha * Hd
-            if np.linalg.norm(r_new) <= 1e-3 * np.linalg.norm(g):
+            if np.linalg.norm(r_new) <= 1e-6 * np.linalg.norm(g):
                 break
             d, r = r_new + (float(r_new @ r_new) / float(r @ r)) * d, r_new
         f_new, g_new = fun(x + p)
@@ -282,19 +282,19 @@ def _trust_ncg(fun, x0, gtol, max_iter, callback):
 
 
 def whitened_start(G0, grams, kernels, nu, jitter):
-    """U_l = A_l^-1 chol(G_l), A_l = chol(K_l(G_(l-1)) + jitter I): the whitened factors of given Grams
-    (identity where ``grams[l]`` is None, None where nu is infinite)."""
+    """W_l = A_l^-1 chol(G_l) - I, A_l = chol(K_l(G_(l-1)) + jitter I): the whitened deviations of given
+    Grams (zero where ``grams[l]`` is None, None where nu is infinite)."""
     xp = array_namespace(G0)
     eye = xp.eye(G0.shape[0], dtype=G0.dtype)
     U, G_prev = [], G0
     for l, G in enumerate(grams):
         K = kernels[l](G_prev) + jitter * eye
         if math.isinf(nu[l]) or G is None:
-            U.append(None if math.isinf(nu[l]) else eye)
+            U.append(None if math.isinf(nu[l]) else 0.0 * eye)
             G_prev = K if G is None else G
             continue
         A = cholesky(K, f"K(G_{l}) (prior of layer {l + 1})", jitter)
-        U.append(solve_triangular(A, cholesky(G, f"initial G_{l + 1}", jitter), lower=True))
+        U.append(solve_triangular(A, cholesky(G, f"initial G_{l + 1}", jitter), lower=True) - eye)
         G_prev = G
     return U
 
@@ -362,4 +362,4 @@ def solve_dkm(
     U, ks, s2 = params.unpack(x)
     return DKMSolution(grams=whitened_grams(G0, U, ks, jitter), kernels=ks, noise_var=s2,
                        objective=-f * Y2.shape[0] * Y2.shape[1], n_iter=n_iter, n_evals=n_evals,
-                       converged=grad_norm <= tol, grad_norm=grad_norm, trace=trace, message=message, factors=U)
+                       converged=grad_norm <= tol, grad_norm=grad_norm, trace=trace, message=message)

@@ -165,7 +165,7 @@ def _output_moments(post: _OutputPosterior, W_star, k_star, Y, noise_var):
     return mean, var
 
 
-def _forward_layers(blocks0: SparseBlocks, kernels, nu, grams_ii, jitter, factors):
+def _forward_layers(blocks0: SparseBlocks, kernels, nu, grams_ii, jitter, factors, with_kl=True):
     """Per layer: the kernel blocks of the layer below, the conditional Grams and the KL term."""
     xp = array_namespace(blocks0.G_ii)
     cache, blocks, kl_total = [], blocks0, 0.0
@@ -181,7 +181,7 @@ def _forward_layers(blocks0: SparseBlocks, kernels, nu, grams_ii, jitter, factor
                                 jitter=jitter)
             M = G_ii.shape[0]
             kl = 0.5 * (float(xp.sum(cond.H * cond.H)) - logdet_from_factor(cond.F)
-                        + logdet_from_factor(cond.A) - M)
+                        + logdet_from_factor(cond.A) - M) if with_kl else 0.0
             kl_total += nu[l] * kl
             Kinv, Ainv = inverse_from_factor(cond.A)
             Ginv, _ = inverse_from_factor(cond.F)
@@ -248,19 +248,22 @@ def _conditional_vjp(entry, G_ii, nu_l, Gii_bar, Gti_bar, gt_bar):
 
 
 def sparse_objective_and_grad(
-    blocks0: SparseBlocks, Y, kernels, nu, grams_ii, noise_var: float, jitter: float = 1e-6, factors=None
+    blocks0: SparseBlocks, Y, kernels, nu, grams_ii, noise_var: float, jitter: float = 1e-6, factors=None, *,
+    with_kl: bool = True,
 ):
     """(value, :class:`DKMGradient`) of the sparse DKM objective; gradients w.r.t. the inducing Grams.
 
     The value is formed from Cholesky factors only (see :class:`_Conditional`); the gradients use
     explicit inverses of K_ii, which is accurate enough for them and keeps the formulas short.
-    ``factors[l]`` (optional) is a lower Cholesky factor of ``grams_ii[l]``.
+    ``factors[l]`` (optional) is a lower Cholesky factor of ``grams_ii[l]``.  ``with_kl=False`` leaves
+    out the KL terms (value and gradient): the output bound alone, for the whitened solver, which
+    adds the KL terms in its own coordinates.
     """
     Y2 = Y if Y.ndim == 2 else Y[:, None]
     L = len(nu)
     if len(kernels) != L + 1:
         raise ValueError(f"need len(kernels) = len(nu) + 1, got {len(kernels)} and {len(nu)}")
-    cache, top, kl_total = _forward_layers(blocks0, kernels, nu, grams_ii, jitter, factors)
+    cache, top, kl_total = _forward_layers(blocks0, kernels, nu, grams_ii, jitter, factors, with_kl)
     elbo, raw_top, bars, d_log_noise = _output_elbo(top, Y2, kernels[L], noise_var, jitter)
     kernel_grads, gram_grads = [None] * (L + 1), [None] * L
     for l in range(L, -1, -1):
@@ -272,7 +275,8 @@ def sparse_objective_and_grad(
         if math.isinf(nu[l - 1]):
             bars = (Gii_bar, Gti_bar, gt_bar)
         else:
-            gram_grads[l - 1], bars = _conditional_vjp(entry, top.G_ii, nu[l - 1], Gii_bar, Gti_bar, gt_bar)
+            gram_grads[l - 1], bars = _conditional_vjp(entry, top.G_ii, nu[l - 1] if with_kl else 0.0, Gii_bar,
+                                                       Gti_bar, gt_bar)
         top, raw_top = entry["blocks_prev"], entry["raw_ii"]
     return elbo - kl_total, DKMGradient(grams=gram_grads, kernels=kernel_grads, log_noise_var=d_log_noise)
 
@@ -329,18 +333,19 @@ def dkm_predict(X_train, X_test, Y, kernels, nu, grams, noise_var: float, jitter
 __all__ += ["dkm_predict"]
 
 
-def _whitened_sparse_forward(blocks0: SparseBlocks, U, kernels, jitter):
-    """Inducing Grams G_ii^l = A_l U_l U_l^T A_l^T (A_l = chol K_ii^l) and the chain the gradient needs."""
+def _whitened_sparse_forward(blocks0: SparseBlocks, W, kernels, jitter):
+    """Inducing Grams G_ii^l = A_l U_l U_l^T A_l^T (A_l = chol K_ii^l, U_l = I + W_l) and the chain the
+    gradient needs."""
     xp = array_namespace(blocks0.G_ii)
     grams, factors, chain, blocks = [], [], [], blocks0
-    for l, U_l in enumerate(U):
+    for l, W_l in enumerate(W):
         raw_ii, K_ii, K_ti, k_t = _kernel_blocks(kernels[l], blocks, jitter)
-        if U_l is None:
+        if W_l is None:
             A, F, G_ii = None, None, K_ii
             blocks = SparseBlocks(K_ii, K_ti, k_t)
         else:
             A = cholesky(K_ii, f"K_ii of layer {l + 1}", jitter)
-            F = A @ U_l
+            F = A + A @ W_l
             G_ii = F @ F.T
             cond = _conditional(xp, K_ii, K_ti, k_t, G_ii, factor=F, name=f"K_ii of layer {l + 1}", jitter=jitter)
             blocks = SparseBlocks(G_ii, cond.G_ti, cond.g_t)
@@ -371,7 +376,7 @@ def _whitened_sparse_pullback(U, kernels, chain, grad, kernel_grad):
             dU[l] = xp.tril(A.T @ Fbar)
             if l == lowest and not kernel_grad:
                 break
-            Kbar = cholesky_vjp(A, xp.tril(Fbar @ U[l].T))
+            Kbar = cholesky_vjp(A, xp.tril(Fbar + Fbar @ U[l].T))
         if Kbar is None:
             carry = None
             continue
@@ -381,25 +386,34 @@ def _whitened_sparse_pullback(U, kernels, chain, grad, kernel_grad):
     return dU, extra
 
 
-def sparse_whitened_objective_and_grad(blocks0: SparseBlocks, U, Y, kernels, nu, noise_var: float,
+def sparse_whitened_objective_and_grad(blocks0: SparseBlocks, W, Y, kernels, nu, noise_var: float,
                                        jitter: float = 1e-6, *, kernel_grad: bool = False):
     """(L, :class:`kernels.dkm.whitened.WhitenedGradient`) of the sparse objective in whitened coordinates
-    G_ii^l = A_l U_l U_l^T A_l^T, A_l = chol(K_ii^l) (None in ``U``: an NNGP layer)."""
-    from kernels.dkm.whitened import WhitenedGradient
+    G_ii^l = A_l U_l U_l^T A_l^T, A_l = chol(K_ii^l), U_l = I + W_l (None in ``W``: an NNGP layer).
+
+    The output bound and its gradient come from :func:`sparse_objective_and_grad` without the KL
+    terms; the KL terms are added in W (:func:`kernels.dkm.whitened.whitened_kl`), exact for any nu.
+    """
+    from kernels.dkm.whitened import WhitenedGradient, whitened_kl, whitened_kl_grad
 
     Y2 = Y if Y.ndim == 2 else Y[:, None]
-    grams, factors, chain = _whitened_sparse_forward(blocks0, U, kernels, jitter)
+    U = W
+    grams, factors, chain = _whitened_sparse_forward(blocks0, W, kernels, jitter)
     value, grad = sparse_objective_and_grad(blocks0, Y2, kernels, nu, [g if u is not None else None
-                                                                       for g, u in zip(grams, U)],
-                                            noise_var, jitter, factors)
+                                                                       for g, u in zip(grams, W)],
+                                            noise_var, jitter, factors, with_kl=False)
     dU, extra = _whitened_sparse_pullback(U, kernels, chain, grad, kernel_grad)
+    for l, W_l in enumerate(W):
+        if W_l is not None:
+            value -= nu[l] * whitened_kl(W_l)
+            dU[l] = dU[l] - nu[l] * whitened_kl_grad(W_l)
     hyper = [{n: g[n] + e[n] for n in k.learnable} for k, g, e in zip(kernels, grad.kernels, extra)]
     return value, WhitenedGradient(U=dU, kernels=hyper, log_noise_var=grad.log_noise_var)
 
 
-def sparse_whitened_grams(blocks0: SparseBlocks, U, kernels, jitter: float = 1e-6) -> list:
-    """Inducing Grams G_ii^1..G_ii^L for whitened factors U (None: NNGP layer)."""
-    return _whitened_sparse_forward(blocks0, U, kernels, jitter)[0]
+def sparse_whitened_grams(blocks0: SparseBlocks, W, kernels, jitter: float = 1e-6) -> list:
+    """Inducing Grams G_ii^1..G_ii^L for whitened factors U_l = I + W_l (None: NNGP layer)."""
+    return _whitened_sparse_forward(blocks0, W, kernels, jitter)[0]
 
 
 def solve_sparse_dkm(blocks0: SparseBlocks, Y, kernels, nu, noise_var: float, *, jitter: float = 1e-6,
@@ -435,4 +449,4 @@ def solve_sparse_dkm(blocks0: SparseBlocks, Y, kernels, nu, noise_var: float, *,
     U, ks, s2 = params.unpack(x)
     return DKMSolution(grams=sparse_whitened_grams(blocks0, U, ks, jitter), kernels=ks, noise_var=s2,
                        objective=-f * Y2.shape[0] * Y2.shape[1], n_iter=n_iter, n_evals=n_evals,
-                       converged=grad_norm <= tol, grad_norm=grad_norm, trace=trace, message=message, factors=U)
+                       converged=grad_norm <= tol, grad_norm=grad_norm, trace=trace, message=message)

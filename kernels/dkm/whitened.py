@@ -8,16 +8,17 @@ Each learned Gram matrix is written G_l = A_l U_l U_l^T A_l^T with U_l lower tri
 A_l = chol(K_l(G_(l-1)) + jitter I) the Cholesky factor of the layer's own prior (the non-centred
 parametrisation of deep Gaussian processes).  Then
 
-    KL( N(0, G_l) || N(0, K_l) ) = 1/2 ( ||U_l||_F^2 - 2 sum_i log|(U_l)_ii| - P )
+    KL( N(0, G_l) || N(0, K_l) ) = 1/2 ( ||U_l||_F^2 - 2 sum_i log (U_l)_ii - P )
 
 exactly, whatever the layers below do, and the objective is
 
-    L(U_1..U_L) = log N(Y; 0, K_(L+1)(G_L) + sigma^2 I) - sum_l nu_l/2 ( ||U_l||^2 - 2 sum_i log|(U_l)_ii| - P ),
+    L(U_1..U_L) = log N(Y; 0, K_(L+1)(G_L) + sigma^2 I) - sum_l nu_l/2 ( ||U_l||^2 - 2 sum_i log (U_l)_ii - P ),
 
-coupled only through the likelihood.  U_l = I is the NNGP (every KL term vanishes).  The gradient:
+coupled only through the likelihood.  U_l = I is the NNGP (every KL term vanishes); the functions
+take W_l = U_l - I (diagonal > -1), in which the KL term is evaluated without cancellation.  The gradient:
 with Gbar_l = dL/dG_l from the layer above (symmetrised), F_l = A_l U_l,
 
-    dL/dU_l = tril( A_l^T (Gbar_l + Gbar_l^T) F_l ) - nu_l ( U_l - diag(1 / (U_l)_ii) ),
+    dL/dU_l = tril( A_l^T (Gbar_l + Gbar_l^T) F_l ) - nu_l ( W_l + diag(w_i / (1 + w_i)) ),
     dL/dA_l = tril( (Gbar_l + Gbar_l^T) F_l U_l^T ),
     dL/dK_l = sym( A_l^-T Phi(A_l^T dL/dA_l) A_l^-1 )          (Phi: lower triangle, halved diagonal),
 
@@ -33,9 +34,10 @@ import math
 from dataclasses import dataclass
 
 from kernels.backend import array_namespace
-from kernels.linalg import cholesky, inverse_from_factor, logdet_from_factor, solve_triangular
+from kernels.linalg import CholeskyError, cholesky, inverse_from_factor, logdet_from_factor, solve_triangular
 
-__all__ = ["WhitenedGradient", "whitened_kl", "whitened_grams", "whitened_objective_and_grad", "cholesky_vjp"]
+__all__ = ["WhitenedGradient", "whitened_kl", "whitened_kl_grad", "whitened_grams", "whitened_objective_and_grad",
+           "cholesky_vjp"]
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -47,7 +49,7 @@ class WhitenedGradient:
     Attributes
     ----------
     U : list
-        dL/dU_l (lower triangular, P x P) per layer; None where nu_l is infinite.
+        dL/dU_l = dL/dW_l (lower triangular, P x P) per layer; None where nu_l is infinite.
     kernels : list of dict
         Per kernel (one per layer and the output), {parameter: dL/dlog parameter}; empty dicts
         unless ``kernel_grad`` was asked for.
@@ -62,42 +64,58 @@ class WhitenedGradient:
 
 @dataclass
 class _Layer:
-    """Forward record of one layer: G_(l-1), raw kernel K_l(G_(l-1)), A_l, U_l, F_l = A_l U_l, G_l."""
+    """Forward record of one layer: G_(l-1), raw kernel K_l(G_(l-1)), A_l, W_l = U_l - I, F_l = A_l U_l, G_l."""
 
     G_prev: object
     raw: object
     A: object
-    U: object
+    W: object
     F: object
     G: object
 
 
-def whitened_kl(U) -> float:
-    """KL(N(0, A U U^T A^T) || N(0, A A^T)) = 1/2 (||U||_F^2 - 2 sum_i log|U_ii| - P)."""
-    xp = array_namespace(U)
-    return 0.5 * (float(xp.sum(U * U)) - logdet_from_factor(U) - U.shape[0])
+def whitened_kl(W) -> float:
+    """KL(N(0, A U U^T A^T) || N(0, A A^T)) for U = I + W (W lower triangular, diagonal w > -1):
+
+        1/2 (||U||_F^2 - 2 sum_i log U_ii - P) = 1/2 ( ||W_offdiag||^2 + sum_i [w_i^2 + 2 (w_i - log1p(w_i))] ),
+
+    written in W so that it keeps its relative accuracy when W is tiny (large nu), where the form in
+    U cancels to an absolute error of P eps.
+    """
+    xp = array_namespace(W)
+    w = xp.linalg.diagonal(W)
+    if not bool(xp.all(w > -1.0)):
+        raise CholeskyError("U = I + W must have a positive diagonal (a whitened Cholesky factor)")
+    return 0.5 * (float(xp.sum(W * W)) + 2.0 * float(xp.sum(w - xp.log1p(w))))
 
 
-def _forward_layers(G0, U, kernels, jitter):
+def whitened_kl_grad(W):
+    """d KL / dW = W + diag(w_i / (1 + w_i)) (lower triangular), the gradient of :func:`whitened_kl`."""
+    xp = array_namespace(W)
+    w = xp.linalg.diagonal(W)
+    return W + xp.eye(w.shape[0], dtype=W.dtype) * (w / (1.0 + w))[None, :]
+
+
+def _forward_layers(G0, W, kernels, jitter):
     xp = array_namespace(G0)
     eye = xp.eye(G0.shape[0], dtype=G0.dtype)
     layers, G_prev = [], G0
-    for l, U_l in enumerate(U):
+    for l, W_l in enumerate(W):
         raw = kernels[l](G_prev)
-        if U_l is None:  # nu = inf: the NNGP recursion
+        if W_l is None:  # nu = inf: the NNGP recursion
             layer = _Layer(G_prev, raw, None, None, None, raw + jitter * eye)
         else:
             A = cholesky(raw + jitter * eye, f"K(G_{l}) (prior of layer {l + 1})", jitter)
-            F = A @ U_l
-            layer = _Layer(G_prev, raw, A, U_l, F, F @ F.T)
+            F = A + A @ W_l
+            layer = _Layer(G_prev, raw, A, W_l, F, F @ F.T)
         layers.append(layer)
         G_prev = layer.G
     return layers
 
 
-def whitened_grams(G0, U, kernels, jitter: float = 1e-6) -> list:
-    """G_1..G_L for whitened factors U (None: NNGP layer, G_l = K_l(G_(l-1)) + jitter I)."""
-    return [layer.G for layer in _forward_layers(G0, U, kernels, jitter)]
+def whitened_grams(G0, W, kernels, jitter: float = 1e-6) -> list:
+    """G_1..G_L for whitened factors U_l = I + W_l (None: NNGP layer, G_l = K_l(G_(l-1)) + jitter I)."""
+    return [layer.G for layer in _forward_layers(G0, W, kernels, jitter)]
 
 
 def _likelihood(G_top, Y, kernel, noise_var, jitter):
@@ -128,33 +146,33 @@ def _backward_layers(layers, Gbar, kernels, nu, kernel_grad):
     xp = array_namespace(Gbar)
     L = len(layers)
     dU, hyper = [None] * L, [{} for _ in range(L)]
-    lowest = 0 if kernel_grad else next((l for l, layer in enumerate(layers) if layer.U is not None), L)
+    lowest = 0 if kernel_grad else next((l for l, layer in enumerate(layers) if layer.W is not None), L)
     for l in range(L - 1, lowest - 1, -1):
         layer = layers[l]
-        if layer.U is None:
+        if layer.W is None:
             Kbar = Gbar  # G_l = K_l + jitter I
         else:
             Fbar = (Gbar + Gbar.T) @ layer.F
-            d = xp.linalg.diagonal(layer.U)
-            eye = xp.eye(d.shape[0], dtype=d.dtype)
-            dU[l] = xp.tril(layer.A.T @ Fbar) - nu[l] * (layer.U - eye * (1.0 / d)[None, :])
+            dU[l] = xp.tril(layer.A.T @ Fbar) - nu[l] * whitened_kl_grad(layer.W)
             if l == lowest and not kernel_grad:
                 break
-            Kbar = cholesky_vjp(layer.A, xp.tril(Fbar @ layer.U.T))
+            Kbar = cholesky_vjp(layer.A, xp.tril(Fbar + Fbar @ layer.W.T))
         Gbar, hyper[l] = kernels[l].vjp(layer.G_prev, Kbar, layer.raw)
     return dU, hyper
 
 
-def whitened_objective_and_grad(G0, U, Y, kernels, nu, noise_var: float, jitter: float = 1e-6, *,
+def whitened_objective_and_grad(G0, W, Y, kernels, nu, noise_var: float, jitter: float = 1e-6, *,
                                 kernel_grad: bool = False):
-    """(L, :class:`WhitenedGradient`) of the whitened DKM objective (module docstring).
+    """(L, :class:`WhitenedGradient`) of the whitened DKM objective (module docstring), U_l = I + W_l.
 
     Parameters
     ----------
     G0 : array (P, P)
         Input Gram X X^T / N_0.
-    U : list
-        Lower-triangular U_l per layer (None where ``nu[l]`` is inf).
+    W : list
+        Lower-triangular W_l = U_l - I per layer (None where ``nu[l]`` is inf); W_l = 0 is the NNGP.
+        The deviation from the identity, not U_l itself, is the argument so that the KL term keeps
+        its accuracy for large nu (:func:`whitened_kl`).
     Y : array (P, D)
         Targets.
     kernels : list of GramKernel
@@ -166,12 +184,12 @@ def whitened_objective_and_grad(G0, U, Y, kernels, nu, noise_var: float, jitter:
     kernel_grad : bool
         Also return the gradients with respect to the kernels' log-parameters.
     """
-    layers = _forward_layers(G0, U, kernels, jitter)
+    layers = _forward_layers(G0, W, kernels, jitter)
     G_top = layers[-1].G if layers else G0
     value, raw, Kbar = _likelihood(G_top, Y, kernels[-1], noise_var, jitter)
     for l, layer in enumerate(layers):
-        if layer.U is not None:
-            value -= nu[l] * whitened_kl(layer.U)
+        if layer.W is not None:
+            value -= nu[l] * whitened_kl(layer.W)
     xp = array_namespace(Kbar)
     d_log_noise = noise_var * float(xp.sum(xp.linalg.diagonal(Kbar)))
     Gbar, top_hyper = kernels[-1].vjp(G_top, Kbar, raw)

@@ -65,13 +65,20 @@ def test_linear_kernel_closed_form(method, depth):
         assert np.linalg.norm(g - e) <= 1e-5 * np.linalg.norm(e)
 
 
-@pytest.mark.parametrize("nu", [1e-2, 1.0, 1e4, 1e10])
-def test_converges_for_any_scale_of_nu(nu, rng):
+@pytest.mark.parametrize(("nu", "learn"), [
+    (1e-2, False), (1.0, False), (1e4, False), (1e10, False), (1.0, True), (1e4, True), (1e10, True),
+    pytest.param(1e-2, True, marks=pytest.mark.xfail(
+        strict=True, reason="measured: with nu = 1e-2 and learned kernels the fit stops at a max-abs gradient "
+                            "of 0.068 (line search and trust region at the objective's rounding level)")),
+])
+def test_converges_for_any_scale_of_nu(nu, learn, rng):
     X, Y = data(rng, P=20)
+    Y = Y + 0.3 * rng.normal(size=Y.shape)
     G0, kernels = input_gram(X), [SquaredExponential()] * 3
-    sol = solve_dkm(G0, Y, kernels, [nu, nu], 0.1, tol=1e-6)
-    assert sol.converged, sol.message
-    if nu >= 1e4:  # the optimum tends to the NNGP at rate 1/nu
+    sol = solve_dkm(G0, Y, kernels, [nu, nu], 0.1, tol=1e-6, learn_kernel=learn, learn_noise=learn,
+                    min_noise_var=1e-2)
+    assert sol.converged, (sol.message, sol.grad_norm)
+    if nu >= 1e4 and not learn:  # the optimum tends to the NNGP at rate 1/nu
         for g, e in zip(sol.grams, nngp_grams(G0, kernels, 2, 1e-6)):
             assert np.linalg.norm(g - e) <= 100 / nu * np.linalg.norm(e)
 
@@ -88,7 +95,7 @@ def test_learning_kernel_and_noise(rng):
 def test_parameters_round_trip(rng):
     kernels = [SquaredExponential(0.7, 1.2)] * 3
     params = Parameters([5, 5], [2.0, math.inf], kernels, 0.3, learn_kernel=True, learn_noise=True, xp=np, dtype=np.float64)
-    U = [np.tril(np.eye(5) + 0.1 * rng.normal(size=(5, 5))), None]
+    U = [np.tril(0.1 * rng.normal(size=(5, 5))), None]  # W_l = U_l - I
     U2, ks, s2 = params.unpack(params.pack(U))
     assert_close(U2[0], U[0], rtol=1e-14, atol=1e-15) and U2[1] is None
     assert ks[0].lengthscale == pytest.approx(0.7) and s2 == pytest.approx(0.3)

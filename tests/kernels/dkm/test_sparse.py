@@ -73,7 +73,7 @@ def test_sparse_whitened_gradient_by_finite_differences(nu, rng):
     X, Y = data(rng, P=20, D=2)
     blocks = input_blocks(X[:7] + 0.05, X)
     kernels = [SquaredExponential(0.9), ArcCos(1.1, 0.2), SquaredExponential(1.2)]
-    U = [None if math.isinf(v) else np.tril(np.eye(7) + 0.1 * rng.normal(size=(7, 7))) for v in nu]
+    U = [None if math.isinf(v) else np.tril(0.1 * rng.normal(size=(7, 7))) for v in nu]  # W_l = U_l - I
     _, grad = sparse_whitened_objective_and_grad(blocks, U, Y, kernels, nu, 0.2, kernel_grad=True)
 
     def f(U=U, kernels=kernels):

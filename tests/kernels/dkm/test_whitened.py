@@ -25,7 +25,8 @@ NUS = [[1.0, 2.0], [math.inf, 2.0], [1.5, math.inf], [0.7], []]
 
 
 def _factors(rng, P, nu, scale=0.1):
-    return [None if math.isinf(v) else np.tril(np.eye(P) + scale * rng.normal(size=(P, P))) for v in nu]
+    """Deviations W_l = U_l - I (lower triangular)."""
+    return [None if math.isinf(v) else np.tril(scale * rng.normal(size=(P, P))) for v in nu]
 
 
 def _kernels(nu):
@@ -47,9 +48,19 @@ def test_whitened_kl_equals_gaussian_kl(rng):
     from kernels.dkm import kl_gaussian
 
     A = np.tril(rng.normal(size=(6, 6))) + 3 * np.eye(6)
-    U = np.tril(np.eye(6) + 0.2 * rng.normal(size=(6, 6)))
+    W = np.tril(0.2 * rng.normal(size=(6, 6)))
+    U = np.eye(6) + W
     G = A @ U @ U.T @ A.T
-    assert whitened_kl(U) == pytest.approx(kl_gaussian(G, A @ A.T), rel=1e-10)
+    assert whitened_kl(W) == pytest.approx(kl_gaussian(G, A @ A.T), rel=1e-10)
+
+
+def test_whitened_kl_accurate_for_tiny_deviations():
+    """KL ~ ||W||^2 / 2 for W -> 0 (with the diagonal's log1p), no cancellation at P eps."""
+    W = np.tril(np.full((4, 4), 1e-9))
+    off, w = 6 * 1e-18, 1e-9
+    expected = 0.5 * (off + 4 * (w * w + 2 * (w - math.log1p(w))))
+    assert whitened_kl(W) == pytest.approx(expected, rel=1e-6)
+    assert whitened_kl(W) == pytest.approx(0.5 * (off + 4 * 2 * w * w), rel=1e-6)
 
 
 @pytest.mark.parametrize("nu", NUS, ids=str)
@@ -88,7 +99,7 @@ def test_identity_factors_are_the_nngp(rng):
 
     X, _ = data(rng, P=8)
     G0, kernels = input_gram(X), [SquaredExponential()] * 3
-    for g, e in zip(whitened_grams(G0, [np.eye(8), np.eye(8)], kernels), nngp_grams(G0, kernels, 2, 1e-6)):
+    for g, e in zip(whitened_grams(G0, [np.zeros((8, 8))] * 2, kernels), nngp_grams(G0, kernels, 2, 1e-6)):
         assert_close(g, e, rtol=1e-12)
 
 
