@@ -262,3 +262,11 @@ def test_certification_repairs_an_undershooting_tail_inverse(monkeypatch):
     bound = float(bd.binomial_test_set_bound(28, 1000, 0.05)[()])
     assert BIN_28_1000 <= bound <= BIN_28_1000 + 2e-6  # doubling steps: within twice the start error
     assert scipy.stats.binom.cdf(28, 1000, bound) < 0.05
+
+
+@pytest.mark.parametrize("x", [1e-310, 1e-200, 1e-16, 0.3, 1.0, 37.0])
+def test_closed_forms_are_rounded_up(x):
+    eps = np.finfo(np.float64).eps
+    for value in (bd._round_up_scalar(x), float(bd._round_up(np.asarray(x), np))):
+        assert x * (1 + 8 * eps) <= value <= x * (1 + 32 * eps) + 2e-300
+    assert bd._round_up_scalar(0.0) == 0.0

@@ -143,8 +143,8 @@ def test_pinned_study_values():
     [
         ({"true_risks": [0.1, 1.5]}, "true_risks must be"),
         ({"true_risks": [0.1, math.nan]}, "true_risks must be"),
-        ({"true_risks": [0.1, 0.2], "complexity": [1.0, -1.0]}, "complexity"),
-        ({"true_risks": [0.1, 0.2], "complexity": [1.0, math.nan]}, "complexity"),
+        ({"true_risks": [0.1, 0.2], "complexity": [1.0, -1.0]}, r"complexity = ln\(1/prior\) must be >= 0"),
+        ({"true_risks": [0.1, 0.2], "complexity": [1.0, math.nan]}, r"complexity = ln\(1/prior\) must be >= 0"),
         ({"true_risks": [0.1, 0.2], "complexity": [math.log(2), math.log(2) - 1e-9]}, "summing to <= 1"),
     ],
 )
@@ -153,3 +153,11 @@ def test_partly_bad_classes_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         cv.monte_carlo_coverage(**args)
     cv.monte_carlo_coverage(10, [0.1, 0.2], [math.log(2), math.log(2)], 0.1, 5, rng=0)  # exactly 1 is fine
+
+
+def test_a_bound_equal_to_the_true_risk_is_no_failure():
+    # R = 1 for hypothesis 0: k = n always and every bound is exactly 1 = R, which is no failure
+    result = cv.monte_carlo_coverage(25, [1.0, 0.0], math.log(2), DELTA, 200, rng=4)  # R = 0: k = 0, bound >= 0
+    assert all(rate == 0.0 for rate in result.failure_rates.values()), result.failure_rates
+    at_allowance = cv.CoverageResult({"a": 0.2}, 0.1, 10, 5, 0.1, 0.2, 0.0)
+    assert at_allowance.passed and not cv.CoverageResult({"a": 0.2 + 1e-12}, 0.1, 10, 5, 0.1, 0.2, 0.0).passed
