@@ -5,7 +5,7 @@ range and the value received, so a user never has to guess which input was wrong
 
 Estimators declare their parameters once, as scikit-learn does: a class attribute
 ``_parameter_constraints = {"tol": [Interval(Real, 0, None, closed="neither")], ...}`` built from
-:class:`Interval`, :class:`StrOptions` and :class:`Options` (scikit-learn's own constraint types,
+:class:`Interval`, :class:`StrOptions`, :class:`Options` and :class:`HasMethods` (scikit-learn's own constraint types,
 re-exported here so that there is one import for them), checked once at the start of ``fit`` by
 :meth:`kernels.base.Estimator._validate_params`. Functions use the ``check_*`` helpers below.
 """
@@ -17,11 +17,12 @@ import numbers
 
 import numpy as np
 
-from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
 
 from kernels.backend import array_namespace
 
 __all__ = [
+    "HasMethods",
     "Interval",
     "Options",
     "StrOptions",

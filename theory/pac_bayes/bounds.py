@@ -354,16 +354,3 @@ def all_bounds(errors, n, complexity, delta) -> dict:
         "langford_seeger": langford_seeger_bound(r, n, complexity, delta),
         "catoni": catoni_bound(r, n, complexity, delta),
     }
-
-
-_MOVED = {"binary_kl": "kl", "kl_inverse": "kl", "kl_inverse_lower": "kl", "monte_carlo_coverage": "coverage"}
-
-
-def __getattr__(name):
-    # Names that ``theory/__init__.py`` still imports from this module; they live in .kl and .coverage
-    # (.coverage imports this module, hence the lazy look-up).
-    if name in _MOVED:
-        import importlib
-
-        return getattr(importlib.import_module(f"theory.pac_bayes.{_MOVED[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -29,7 +29,7 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from sklearn.utils._param_validation import HasMethods
+from kernels.validation import HasMethods
 from sklearn.utils.multiclass import check_classification_targets
 
 from kernels.base import ClassifierMixin, Estimator, check_fitted
@@ -407,12 +407,3 @@ def kendall_tau(x: Sequence[float], y: Sequence[float]) -> float:
     from scipy.stats import kendalltau
 
     return float(kendalltau(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)).statistic)
-
-
-def __getattr__(name):
-    # ``theory/__init__.py`` still imports the priors from this module; they live in .priors.
-    if name in ("UniformTokenPrior", "UnigramPrior"):
-        from theory.pac_bayes import priors
-
-        return getattr(priors, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
