@@ -1,5 +1,9 @@
 """Shared test infrastructure: hypothesis profiles, the ``xp`` backend fixture, marker handling.
 
+``strict_no_host``: the array_api_strict namespace with implicit conversion of its arrays to NumPy raising,
+as CuPy's does, so a stray host round trip in a heavy path fails on a CPU machine too (explicit transfers
+through ``kernels.backend.to_numpy`` still work).
+
 Hypothesis profiles: ``ci`` (derandomised, loaded when CI=true) and ``dev`` (random, more examples);
 select another with HYPOTHESIS_PROFILE.
 """
@@ -65,3 +69,23 @@ def xp(request):
 @pytest.fixture
 def rng():
     return np.random.default_rng(20231127)
+
+
+class ImplicitHostConversion(TypeError):
+    pass
+
+
+@pytest.fixture
+def strict_no_host():
+    """The array_api_strict namespace, with implicit conversion of its arrays to NumPy raising."""
+    import array_api_strict
+
+    array_type = type(array_api_strict.asarray(0.0))
+
+    def refuse(self, *args, **kwargs):
+        raise ImplicitHostConversion("implicit conversion of a device array to NumPy (CuPy refuses it)")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(array_type, "__array__", refuse)
+        patch.setattr(array_type, "__buffer__", refuse, raising=False)
+        yield array_api_strict

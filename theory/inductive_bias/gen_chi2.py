@@ -75,6 +75,9 @@ import scipy.integrate
 import scipy.optimize
 import scipy.special
 
+from array_api_compat import is_array_api_obj
+
+from kernels.backend import to_numpy
 from kernels.validation import check_positive, check_positive_int
 
 __all__ = ["GeneralizedChi2", "CDFResult", "BitsResult", "BelowMinimumWarning"]
@@ -172,7 +175,8 @@ _UNBOUNDED = _Interval(-math.inf, 0.0)
 
 
 def _as_vector(values, name, n=None):
-    arr = np.atleast_1d(np.asarray(values, dtype=np.float64))
+    # The law's parameters are a few numbers evaluated by SciPy's quadrature: one explicit host copy.
+    arr = np.atleast_1d(np.asarray(to_numpy(values) if is_array_api_obj(values) else values, dtype=np.float64))
     if arr.ndim != 1:
         raise ValueError(f"{name} must be a 1-D array, got shape {arr.shape}")
     if n is not None and arr.shape[0] != n:
