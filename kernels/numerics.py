@@ -44,6 +44,10 @@ __all__ = [
     "normalized_angle",
     "arccos_j0",
     "arccos_j1",
+    "sin_minus_theta_cos",
+    "asin_difference",
+    "angle_from_gaps",
+    "pair_angle",
     "unit_rows",
     "log_softmax",
     "one_hot",
@@ -123,6 +127,62 @@ def arccos_j1(theta, xp=None):
     """Order-1 arc-cosine kernel ``(sin theta + (pi - theta) cos theta) / pi`` (ReLU NNGP), theta in [0, pi]."""
     xp = array_namespace(theta) if xp is None else xp
     return (xp.sin(theta) + (math.pi - theta) * xp.cos(theta)) / math.pi
+
+
+def sin_minus_theta_cos(theta, xp=None):
+    """``sin theta - theta cos theta`` for theta in [0, pi], accurate to a few ulps relative.
+
+    For theta < 1 the two terms cancel (the difference is theta^3 / 3 + ...); there the series
+    ``sum_k (-1)^(k+1) 2k theta^(2k+1) / (2k+1)!`` (fourteen terms, truncation < 1e-22 relative) is used.
+    """
+    xp = array_namespace(theta) if xp is None else xp
+    t2 = theta * theta
+    series = xp.zeros_like(theta)
+    for k in range(14, 0, -1):  # Horner in theta^2 of sum_k (-1)^(k+1) 2k theta^(2k-2) / (2k+1)!
+        series = series * t2 + ((-1.0) ** (k + 1)) * 2.0 * k / math.factorial(2 * k + 1)
+    return xp.where(theta < 1.0, series * t2 * theta, xp.sin(theta) - theta * xp.cos(theta))
+
+
+def asin_difference(a, b, root_a, root_b, a2_minus_b2, xp=None):
+    """``arcsin a - arcsin b`` for a, b in [-1, 1], without cancellation when a is close to b.
+
+    ``root_a = sqrt(1 - a^2)``, ``root_b = sqrt(1 - b^2)`` and ``a2_minus_b2 = a^2 - b^2`` are passed by the
+    caller, computed stably from whatever a and b are made of.  Uses
+    ``sin(A - B) = a root_b - b root_a = (a^2 - b^2) / (a root_b + b root_a)`` (the second form when a and b
+    have the same sign, where the first cancels) and ``cos(A - B) = root_a root_b + a b``.
+    """
+    xp = array_namespace(a, b) if xp is None else xp
+    denominator = a * root_b + b * root_a
+    same_sign = (a * b > 0) & (denominator != 0)
+    sine = xp.where(same_sign, a2_minus_b2 / xp.where(same_sign, denominator, 1.0), a * root_b - b * root_a)
+    return xp.atan2(sine, root_a * root_b + a * b)
+
+
+def angle_from_gaps(gap, cogap, xp=None):
+    """The angle ``theta`` in [0, pi] with ``1 - cos theta = gap`` and ``1 + cos theta = cogap``:
+    ``theta = 2 arctan2(sqrt(gap), sqrt(cogap))`` (each argument known to full relative accuracy where small)."""
+    xp = array_namespace(gap, cogap) if xp is None else xp
+    return 2.0 * xp.atan2(xp.sqrt(xp.maximum(gap, 0.0)), xp.sqrt(xp.maximum(cogap, 0.0)))
+
+
+def pair_angle(u, v, xp=None):
+    """Angles between the unit rows of ``u`` (n, d) and ``v`` (m, d), ``2 arctan2(|u - v|, |u + v|)``.
+
+    Accurate to a few ulps in absolute terms for every pair, parallel and antipodal ones included
+    (``arccos(u . v)`` errs by ``sqrt(eps) ~ 1e-8`` there).  The matrix product ``u . v^T`` is used where
+    ``|u . v| <= 1/2`` (arccos is well conditioned there); the differences are formed only for the other pairs.
+    """
+    xp = array_namespace(u, v) if xp is None else xp
+    rho = clip(u @ v.T, -1.0, 1.0, xp)
+    theta = normalized_angle(rho, xp)
+    near = xp.abs(rho) > 0.5
+    if bool(xp.any(near)):
+        rows, cols = xp.nonzero(near)
+        a, b = xp.take(u, rows, axis=0), xp.take(v, cols, axis=0)
+        minus = xp.linalg.vector_norm(a - b, axis=1)
+        plus = xp.linalg.vector_norm(a + b, axis=1)
+        theta[near] = 2.0 * xp.atan2(minus, plus)
+    return theta
 
 
 def unit_rows(x, xp=None, *, name: str = "x", zero_rows: str = "raise"):

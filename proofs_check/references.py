@@ -104,3 +104,102 @@ def gen_chi2_cdf_inversion(weights, x, dofs=None, noncentralities=None, offset=0
 
         value = mp.quadosc(integrand, [0, mp.inf], omega=y)
         return mp.mpf(1) / 2 - value / mp.pi
+
+
+# --- ntk: normalised NNGP/NTK recursions and fully connected kernels (Radhakrishnan, Belkin, Uhler, PNAS 2023) ---
+
+def _ntk_dual_mp(dual):
+    """(phĭ, phĭ') of a normalised dual as mpmath functions of the cosine: "relu", "erf", "sine_<a>",
+    "ab_relu_<a>_<b>" or a tuple of polynomial coefficients (a_0^2, a_1^2, ...)."""
+    if isinstance(dual, (tuple, list)):
+        c = [mp.mpf(v) for v in dual]
+        return (lambda x: mp.fsum(ci * x**i for i, ci in enumerate(c)),
+                lambda x: mp.fsum(i * ci * x ** (i - 1) for i, ci in enumerate(c) if i))
+    if dual == "relu" or dual.startswith("ab_relu_"):
+        a, b = (0, 1) if dual == "relu" else (mp.mpf(v) for v in dual[len("ab_relu_"):].split("_"))
+        m = (a - b) ** 2 / (a * a + b * b)
+
+        def j1(x):
+            th = mp.acos(x)
+            return (mp.sin(th) + (mp.pi - th) * x) / mp.pi
+
+        return (lambda x: (1 - m) * x + m * j1(x), lambda x: (1 - m) + m * (mp.pi - mp.acos(x)) / mp.pi)
+    if dual == "erf":
+        s = mp.asin(mp.mpf(2) / 3)
+        return lambda x: mp.asin(2 * x / 3) / s, lambda x: 2 / (mp.sqrt(9 - 4 * x * x) * s)
+    if dual.startswith("sine_"):
+        a = mp.mpf(dual[len("sine_"):])
+        return lambda x: mp.sinh(a * x) / mp.sinh(a), lambda x: a * mp.cosh(a * x) / mp.sinh(a)
+    raise ValueError(f"dual must be 'relu', 'ab_relu_<a>_<b>', 'erf', 'sine_<a>' or coefficients, got {dual!r}")
+
+
+def ntk_normalized_recursion(dual, theta, depth: int, *, dps: int = 40):
+    """(Sigma^L, K^L / K^L(1)) of the normalised NNGP/NTK recursion at the cosine cos(theta), as mpf.
+
+    Sigma^0 = K^0 = xi, Sigma^l = phĭ(Sigma^(l-1)), K^l = Sigma^l + K^(l-1) phĭ'(Sigma^(l-1)) (Radhakrishnan,
+    Belkin, Uhler, PNAS 2023), iterated ``depth`` times at ``dps`` digits from the angle ``theta`` (a float,
+    taken exactly; above pi/2 it is read as pi - (math.pi - theta), math.pi standing for pi as in
+    :mod:`kernels.ntk.depth`), so that cosines near +-1 keep their digits.  K^L(1) is iterated alongside.
+    """
+    import math
+
+    with mp.workdps(dps):
+        value, slope = _ntk_dual_mp(dual)
+        theta = mp.mpf(theta)
+        if theta > mp.pi / 2:  # math.pi stands for pi (as in the package): keep pi - theta exact
+            theta = mp.pi - (mp.mpf(math.pi) - theta)
+        s = mp.cos(theta)
+        k, k1 = s, mp.mpf(1)
+        one_slope = slope(mp.mpf(1))
+        for _ in range(int(depth)):
+            s_next = value(s)
+            k = s_next + k * slope(s)
+            k1 = 1 + k1 * one_slope
+            s = s_next
+        return +s, +(k / k1)
+
+
+def fc_kernel_reference(x1, x2, depth: int, activation: str, W_std: float = 1.0, b_std: float = 0.0, *, dps: int = 50):
+    """(nngp, ntk) of neural-tangents' ``serial(*[Dense(W_std, b_std), act] * depth, Dense(W_std, b_std))`` for
+    the single pair of input vectors ``x1``, ``x2`` (floats, taken exactly), computed in mpmath at ``dps`` digits.
+
+    ``activation``: "relu", "abs", "leaky_relu_<alpha>", "erf" (a erf(b x) + c with a = b = 1, c = 0) or
+    "sign".  Closed forms as in :mod:`kernels.ntk.activations` (theta = arccos of the correlation).
+    """
+    with mp.workdps(dps):
+        d = len(x1)
+        u = [mp.mpf(v) for v in x1]
+        v = [mp.mpf(w) for w in x2]
+        sw2, sb2 = mp.mpf(W_std) ** 2, mp.mpf(b_std) ** 2
+        q11 = sw2 * mp.fsum(a * a for a in u) / d + sb2
+        q22 = sw2 * mp.fsum(b * b for b in v) / d + sb2
+        q12 = sw2 * mp.fsum(a * b for a, b in zip(u, v)) / d + sb2
+        ntk = q12
+        for _ in range(int(depth)):
+            t11, _ = _act_mp(activation, q11, q11, q11)
+            t22, _ = _act_mp(activation, q22, q22, q22)
+            t12, tdot = _act_mp(activation, q11, q22, q12)
+            q11, q22, q12 = sw2 * t11 + sb2, sw2 * t22 + sb2, sw2 * t12 + sb2
+            ntk = q12 + sw2 * ntk * tdot
+        return +q12, +ntk
+
+
+def _act_mp(activation, q11, q22, q12):
+    if activation in ("relu", "abs") or activation.startswith("leaky_relu_"):
+        a, b = {"relu": (0, 1), "abs": (-1, 1)}.get(activation, (None, 1))
+        if a is None:
+            a = mp.mpf(activation[len("leaky_relu_"):])
+        rho = q12 / mp.sqrt(q11 * q22)
+        rho = min(max(rho, mp.mpf(-1)), mp.mpf(1))
+        th = mp.acos(rho)
+        tdot = (a * a + b * b) / 2 - (a - b) ** 2 * th / (2 * mp.pi)
+        det = max(q11 * q22 - q12 * q12, mp.mpf(0))
+        return (a - b) ** 2 / (2 * mp.pi) * mp.sqrt(det) + tdot * q12, tdot
+    if activation == "erf":
+        prod = (1 + 2 * q11) * (1 + 2 * q22)
+        root = mp.sqrt(prod - 4 * q12 * q12)
+        return 2 / mp.pi * mp.atan2(2 * q12, root), 4 / mp.pi / root
+    if activation == "sign":
+        rho = min(max(q12 / mp.sqrt(q11 * q22), mp.mpf(-1)), mp.mpf(1))
+        return 1 - 2 * mp.acos(rho) / mp.pi, mp.mpf(0)
+    raise ValueError(f"activation must be relu, abs, leaky_relu_<alpha>, erf or sign, got {activation!r}")

@@ -22,6 +22,7 @@ path through these tables too.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Callable
@@ -29,8 +30,8 @@ from typing import Callable
 import numpy as np
 
 from kernels.backend import array_namespace, asarray
-from kernels.ntk.duals import NormalizedDual, get_dual, regime
-from kernels.numerics import clip, log_abs
+from kernels.ntk.duals import REGIME_ATOL, NormalizedDual, get_dual, regime
+from kernels.numerics import angle_from_gaps, clip, log_abs, normalized_angle
 from kernels.validation import check_positive_int
 
 __all__ = ["nngp_ntk", "log_nngp_ntk", "DepthTable", "tabulate_depth"]
@@ -137,309 +138,265 @@ def _diagonal_ntk_log(d: NormalizedDual, depth: int) -> float:
     return top + math.log1p(-math.exp(-top)) - math.log(g - 1.0)
 
 
-# --- depth-independent evaluation --------------------------------------------------------------
+# --- the recursion in the angle ------------------------------------------------------------------
 
-_LOG_FROM = 0.5  # cosine above which the table interpolates log|f| (theta < pi/3)
-_DOUBLING_FROM = 64  # depth above which majority-vote duals are tabulated by binary powering
-_LOG_BEND = 1e-3  # largest second difference of log|f| on a stencil interpolated in the log domain
-_BLOCK = 1 << 15  # entries evaluated together (keeps the temporaries in cache)
-_STENCIL = 6  # points of the local Lagrange interpolant (degree 5)
+_OUTER = 0.5  # |xi| above which a layer is computed from the angle (1 -+ phĭ in stable forms)
+_TAIL = 1e-20  # |Sigma| below which phĭ(s) = phĭ'(0) s and phĭ'(s) = phĭ'(0) to rounding (singular regime)
+_TAIL_CHECK = 16  # layers between checks for the tail
 
 
-@dataclass(frozen=True)
-class DepthTable:
-    """The depth-L maps xi -> Sigma^L(xi), K^L(xi) tabulated on an angle grid (see :func:`tabulate_depth`).
+def _gaps(d: NormalizedDual, theta, xi, xp):
+    """(1 - phĭ(cos theta), 1 + phĭ(cos theta)), from the dual's angle forms where it has them."""
+    if d.gap is None:
+        v = clip(d.value(xi, xp), -1.0, 1.0, xp)
+        return 1.0 - v, 1.0 + v
+    g = d.gap(theta, xp)
+    return g, (d.cogap(theta, xp) if d.cogap is not None else 2.0 - g)
 
-    Call ``table(xi)`` for (Sigma^L, K^L) arrays like ``xi``; ``table(xi, normalized=True)`` returns
-    K^L / K^L(1) instead of K^L (finite at any depth).  ``table.log(xi)`` returns
-    (log|Sigma^L|, sign, log|K^L / K^L(1)|, sign), finite where the linear values underflow (1-NN regime
-    of a polynomial dual).  ``log_ntk_at_one`` is ln K^L(1).
+
+def _angle_step(d: NormalizedDual, theta, xi, xp):
+    """One layer on the pair (theta, xi = cos theta): (theta', xi', phĭ'(xi)).
+
+    Where |xi| > 1/2 the new angle is 2 arctan2(sqrt(1 - phĭ), sqrt(1 + phĭ)) from the stable gaps, so that
+    it keeps its absolute accuracy next to +-1; elsewhere xi' = phĭ(xi) keeps its relative accuracy (values
+    tending to 0 in the singular regime) and theta' = arccos xi' is well conditioned.
     """
-
-    dual: NormalizedDual
-    depth: int
-    log_ntk_at_one: float
-    grid: _Grid = field(repr=False)
-    sigma_nodes: np.ndarray = field(repr=False)  # shape (2, G): log|Sigma^L| (or log ratio), sign
-    ntk_nodes: np.ndarray | None = field(repr=False)  # same for K^L / K^L(1)
-    sigma_linear: np.ndarray = field(repr=False)
-    ntk_linear: np.ndarray | None = field(repr=False)
-    log_ratio: bool = False  # True: nodes store log|f| / log|xi| (1-NN regime)
-    antipodal: tuple[float, float, float, float] = (0.0, 1.0, 0.0, 1.0)  # logs and signs at xi = -1
-    use_log: bool = True  # interpolate log|f| near xi = +-1 (power laws of the singular and 1-NN regimes)
-
-    @property
-    def ntk_at_one(self) -> float:
-        return math.exp(self.log_ntk_at_one)
-
-    def _weights(self, xi, xp):
-        return _lagrange_weights(self.grid, xi, xp)
-
-    def _interpolate(self, nodes_log, nodes_linear, start, weights, xi, xp):
-        return _hybrid_interpolate(nodes_log, nodes_linear, start, weights, xi, xp, log_ratio=self.log_ratio)
-
-    def _evaluate(self, xi, *, want_log: bool = False):
-        """[Sigma, log|Sigma|, sign Sigma, N, log|N|, sign N] (N = K / K(1)) at ``xi``, in cache-sized blocks."""
-        xi = asarray(xi, name="xi")
-        xp = array_namespace(xi)
-        shape = xi.shape
-        flat = clip(xp.reshape(xi, (-1,)), -1.0, 1.0)
-        n = flat.shape[0]
-        blocks = [
-            self._evaluate_block(flat[lo : min(lo + _BLOCK, n)], xp, want_log) for lo in range(0, max(n, 1), _BLOCK)
-        ]
-        out = []
-        for i in range(len(blocks[0])):
-            parts = [blk[i] for blk in blocks]
-            if parts[0] is None:
-                out.append(None)
-            else:
-                out.append(xp.reshape(parts[0] if len(parts) == 1 else xp.concat(parts), shape))
-        return out, xp
-
-    def _evaluate_block(self, flat, xp, want_log):
-        at_one, at_minus_one = flat >= 1.0, flat <= -1.0
-        inner = xp.where(at_one | at_minus_one, 0.5, flat)
-        start, weights = self._weights(inner, xp)
-        pieces = [(self.sigma_nodes, self.sigma_linear, self.antipodal[:2])]
-        if self.ntk_nodes is not None:
-            pieces.append((self.ntk_nodes, self.ntk_linear, self.antipodal[2:]))
-        if not self.use_log:
-            acc = None
-            for m in range(_STENCIL):
-                term = xp.take(self._linear_table(xp), start + m, axis=0) * weights[m][:, None]
-                acc = term if acc is None else acc + term
-        out = []
-        for col, (nodes, linear, (log_end, sign_end)) in enumerate(pieces):
-            end_value = sign_end * math.exp(log_end) if math.isfinite(log_end) else 0.0
-            if self.use_log:
-                value, log_value, sign = self._interpolate(nodes, linear, start, weights, inner, xp)
-            else:
-                value = acc[:, col]
-            out.append(xp.where(at_one, 1.0, xp.where(at_minus_one, end_value, value)))
-            if not want_log:
-                out += [None, None]
-            elif self.use_log:
-                out.append(xp.where(at_one, 0.0, xp.where(at_minus_one, log_end, log_value)))
-                out.append(xp.where(at_one, 1.0, xp.where(at_minus_one, sign_end, sign)))
-            else:
-                out += [log_abs(out[-1]), xp.sign(out[-1])]
-        return out
-
-    def _linear_table(self, xp):
-        columns = [self.sigma_linear] + ([self.ntk_linear] if self.ntk_linear is not None else [])
-        return xp.asarray(np.stack(columns, axis=1))
-
-    def __call__(self, xi, *, normalized: bool = False):
-        out, xp = self._evaluate(xi)
-        sigma = out[0]
-        if self.ntk_nodes is None:
-            return sigma, None
-        ntk = out[3]
-        if not normalized:
-            if self.log_ntk_at_one > math.log(np.finfo(np.float64).max) - 1:
-                raise OverflowError(
-                    f"K^L(1) = exp({self.log_ntk_at_one:.6g}) overflows float64 at depth {self.depth}: "
-                    "use normalized=True (K^L / K^L(1)) or table.log"
-                )
-            ntk = ntk * self.ntk_at_one
-        return sigma, ntk
-
-    def log(self, xi):
-        """(log|Sigma^L|, sign Sigma^L, log|K^L / K^L(1)|, sign K^L) at the cosines ``xi``."""
-        out, _ = self._evaluate(xi, want_log=True)
-        if self.ntk_nodes is None:
-            return out[1], out[2], None, None
-        return out[1], out[2], out[4], out[5]
+    outer = xp.abs(xi) > _OUTER
+    g, cg = _gaps(d, theta, xi, xp)
+    middle = clip(d.value(xi, xp), -1.0, 1.0, xp)
+    near_ends = d.value_at_angle(theta, xp) if d.value_at_angle is not None else xp.where(g <= cg, 1.0 - g, cg - 1.0)
+    xi_next = xp.where(outer, near_ends, middle)
+    theta_next = xp.where(outer, angle_from_gaps(g, cg, xp), normalized_angle(middle, xp))
+    slope = d.slope_at_angle(theta, xp) if d.slope_at_angle is not None else d.derivative(xi, xp)
+    return theta_next, clip(xi_next, -1.0, 1.0, xp), slope
 
 
-def _lagrange_weights(grid, xi, xp):
-    """Stencil start indices and the Lagrange weights at the cosines ``xi`` (flattened, |xi| < 1).
+@dataclass
+class _NodeState:
+    """Sigma (as xi and its angle), N = K / K(1) and 1 / K(1) of the recursion at the nodes after ``layers``."""
 
-    The stencil is located through a bucket table on a uniform partition of u (no binary search):
-    buckets are finer than the node spacing, so the stencil is centred to within one node.
+    theta: np.ndarray
+    xi: np.ndarray
+    ntk: np.ndarray
+    inv_diag: float
+    layers: int
+
+
+def _iterate(d: NormalizedDual, state: _NodeState, layers: int, *, tail_at=None) -> _NodeState:
+    """``layers`` more layers on the nodes; stops early (returning the state) once ``tail_at(state)``."""
+    theta, xi, ntk, inv, done = state.theta, state.xi, state.ntk, state.inv_diag, state.layers
+    g1 = d.slope_at_one
+    for step in range(layers):
+        theta, xi_next, slope = _angle_step(d, theta, xi, np)
+        ratio = 1.0 / (inv + g1)  # K^(l-1)(1) / K^l(1)
+        inv = inv * ratio
+        ntk = xi_next * inv + ntk * (slope * ratio)
+        xi, done = xi_next, done + 1
+        if tail_at is not None and step % _TAIL_CHECK == 0 and tail_at(xi):
+            break
+    return _NodeState(theta, xi, ntk, inv, done)
+
+
+def _tail_logs(d: NormalizedDual, state: _NodeState, depth: int):
+    """(log|Sigma^L|, sign, log|N^L|, sign) from a state in the singular regime's linear tail.
+
+    There phĭ(s) = c s and phĭ'(s) = c (c = phĭ'(0)), so after n more layers Sigma = c^n s and
+    K = c^n (K + n s): N^L = c^n (N + n s / K(1)) K(1) / K^L(1), evaluated in logs (c^n underflows).
     """
-    theta = xp.acos(xi)
-    u = theta + grid.c * (xp.log(theta) - xp.log(math.pi - theta)) if grid.c else theta
-    nodes = xp.asarray(grid.u)
-    g = grid.u.shape[0]
-    bucket = xp.astype(clip(xp.floor((u - grid.bucket_origin) / grid.bucket_width), 0, grid.buckets.shape[0] - 1),
-                       xp.int64)
-    start = clip(xp.take(xp.asarray(grid.buckets), bucket) - _STENCIL // 2, 0, g - _STENCIL)
-    diffs = [u - xp.take(nodes, start + j) for j in range(_STENCIL)]
-    prefix = [None, diffs[0]]
-    for j in range(1, _STENCIL - 1):
-        prefix.append(prefix[-1] * diffs[j])
-    suffix = [None, diffs[_STENCIL - 1]]
-    for j in range(_STENCIL - 2, 0, -1):
-        suffix.append(suffix[-1] * diffs[j])
-    inverse = xp.asarray(grid.inverse_denominators)
-    weights = []
-    for m in range(_STENCIL):
-        left, right = prefix[m], suffix[_STENCIL - 1 - m]
-        product = left if right is None else (right if left is None else left * right)
-        weights.append(product * xp.take(inverse, start * _STENCIL + m))
-    return start, weights
+    n = depth - state.layers
+    log_c = math.log(d.slope_at_zero)
+    log_s, sign_s = log_abs(state.xi, np), np.sign(state.xi)
+    total = state.ntk + n * state.xi * state.inv_diag
+    log_k1_l = -math.log(state.inv_diag)
+    log_n = n * log_c + log_abs(total, np) + log_k1_l - _diagonal_ntk_log(d, depth)
+    return log_s + n * log_c, sign_s, log_n, np.sign(total)
 
 
-def _hybrid_interpolate(nodes_log, nodes_linear, start, weights, xi, xp, *, log_ratio=False):
-    """(value, log|value|, sign) of the Lagrange interpolant.
+def _direct_nodes(d: NormalizedDual, depth: int, theta):
+    """(log|Sigma^L|, sign, log|N^L|, sign, Sigma^L, N^L) at the angles ``theta`` by the angle recursion;
+    in the singular regime the layers beyond the linear tail are summed in closed form (cost bounded in L)."""
+    theta = np.asarray(theta, dtype=np.float64)
+    state = _NodeState(theta, np.cos(theta), np.cos(theta), 1.0, 0)
+    if d.derivative is None:
+        raise ValueError(f"dual {d.name!r} has no derivative: pass dual_derivative (phĭ') to tabulate it")
+    tail_at = None
+    if regime(d) == "singular":
+        tail_at = lambda xi: bool(np.all(np.abs(xi) < _TAIL))  # noqa: E731
+    state = _iterate(d, state, depth, tail_at=tail_at)
+    if state.layers < depth:
+        ls, ss, lk, sk = _tail_logs(d, state, depth)
+        return ls, ss, lk, sk, ss * np.exp(ls), sk * np.exp(lk)
+    return log_abs(state.xi, np), np.sign(state.xi), log_abs(state.ntk, np), np.sign(state.ntk), state.xi, state.ntk
 
-    Towards xi = +-1 (|xi| > 1/2), where power laws in theta live, log|f| is interpolated whenever the
-    stencil keeps one sign; elsewhere f itself.  In the ratio mode (1-NN regime) the nodes hold
-    log|f| / log|xi|, smooth on all of (-1, 1), and that is interpolated throughout.
+
+def _log_domain_nodes(d: NormalizedDual, depth: int, theta):
+    """(log|Sigma^L|, sign, log|N^L|, sign) at the angles ``theta`` (none at 0 or pi) in the 1-NN regime of a
+    polynomial dual p = c_k x^k + ... (k >= 2).
+
+    A monomial (hermite_k) is exact in closed form: Sigma^L = xi^(k^L) and K^L / K^L(1) = Sigma^L.  Otherwise
+    :func:`log_nngp_ntk` runs until every |Sigma| < 1e-20, and then in closed form: log|Sigma| ->
+    k^n (log|Sigma| + g) - g with g = ln c_k / (k - 1), and q = K / Sigma -> k^n q + (k^n - 1)/(k - 1), so the
+    cost is bounded in L.
     """
-    log_nodes = xp.asarray(nodes_log[0])
-    sign_nodes = xp.asarray(nodes_log[1])
-    lin_nodes = xp.asarray(nodes_linear)
-    acc_log = xp.zeros_like(xi)
-    acc_lin = xp.zeros_like(xi)
-    s_first = xp.take(sign_nodes, start)
-    same_sign = (s_first != 0) if log_ratio else (s_first != 0) & (xp.abs(xi) > _LOG_FROM)
-    logs = []
-    for m in range(_STENCIL):
-        idx = start + m
-        log_m = xp.take(log_nodes, idx)
-        logs.append(xp.where(xp.isfinite(log_m), log_m, -1e300))  # -inf = 0 values: keeps differences finite
-        acc_log = acc_log + weights[m] * xp.where(same_sign & xp.isfinite(log_m), log_m, 0.0)
-        acc_lin = acc_lin + weights[m] * xp.take(lin_nodes, idx)
-        same_sign = same_sign & (xp.take(sign_nodes, idx) == s_first) & xp.isfinite(log_m)
-    if not log_ratio:
-        # A zero of f near the stencil bends log|f| (second differences ~ (h / distance)^2) and spoils its
-        # interpolant; power laws keep log|f| nearly straight in u.  Bent stencils use the linear one.
-        bend = xp.zeros_like(xi)
-        for m in range(1, _STENCIL - 1):
-            second = xp.abs(logs[m + 1] - 2.0 * logs[m] + logs[m - 1])
-            bend = xp.maximum(bend, xp.where(same_sign, second, math.inf))
-        same_sign = same_sign & (bend < _LOG_BEND)
-    if log_ratio:
-        acc_log = acc_log * log_abs(xi)
-        acc_log = xp.where(xp.isnan(acc_log), -math.inf, acc_log)  # ratio * log 0 at xi = 0
-    log_value = xp.where(same_sign, acc_log, log_abs(acc_lin))
-    sign = xp.where(same_sign, s_first, xp.sign(acc_lin))
-    value = xp.where(same_sign, s_first * xp.exp(xp.where(same_sign, acc_log, 0.0)), acc_lin)
-    return value, log_value, sign
+    coeffs = d.coefficients
+    k = next(i for i, c in enumerate(coeffs) if c != 0.0)
+    log_xi, sign_xi = _log_abs_cos(theta, np), np.sign(np.cos(theta))
+    with np.errstate(over="ignore", invalid="ignore"):
+        grow = float(k) ** depth if depth * math.log(k) < 700 else math.inf
+        if sum(c != 0.0 for c in coeffs) == 1:  # c_k = 1: exact
+            ls = np.where(log_xi < 0, grow * log_xi, 0.0)
+            ss = np.ones_like(sign_xi) if (k % 2 == 0 and depth >= 1) else sign_xi
+            return ls, ss, ls.copy(), ss.copy()
+    done, state = 0, (log_xi, sign_xi, log_xi.copy(), sign_xi.copy())
+    while done < depth:
+        step = min(_TAIL_CHECK, depth - done)
+        state = _continue_log(d, step, state)
+        done += step
+        if np.all(state[0] < math.log(_TAIL)):
+            break
+    ls, ss, lk, sk = state
+    n = depth - done
+    if n:
+        g = math.log(coeffs[k]) / (k - 1)
+        with np.errstate(over="ignore", invalid="ignore"):
+            grow = float(k) ** n if n * math.log(k) < 700 else math.inf
+            ls_new = np.where(np.isfinite(ls), grow * (ls + g) - g, -math.inf)
+            log_q = np.logaddexp(lk - ls, math.log((1.0 - float(k) ** (-n)) / (k - 1))) + n * math.log(k)
+        lk, ls = ls_new + log_q, ls_new
+    return ls, ss, lk - _diagonal_ntk_log(d, depth), sk
 
 
-def _log_sign_nodes(values):
-    values = np.asarray(values, dtype=np.float64)
-    logs = np.log(np.abs(values), where=values != 0, out=np.full_like(values, -np.inf))
-    return np.stack([logs, np.sign(values)])
+def _continue_log(d, layers, start):
+    """``layers`` more steps of :func:`log_nngp_ntk` from (log|Sigma|, sign, log|K|, sign) = ``start``."""
+    coeffs = d.coefficients
+    dcoeffs = tuple((i + 1) * c for i, c in enumerate(coeffs[1:]))
+    ls, ss, lk, sk = start
+    for _ in range(layers):
+        with np.errstate(over="ignore", invalid="ignore"):
+            ld, sd = _log_poly(dcoeffs, ls, ss, np)
+            ls_next, ss_next = _log_poly(coeffs, ls, ss, np)
+            ls_next = np.minimum(ls_next, 0.0)
+            lk, sk = _signed_logaddexp(ls_next, ss_next, lk + ld, sk * sd, np)
+        ls, ss = ls_next, ss_next
+    return ls, ss, lk, sk
 
 
-class _NodeMaps:
-    """Node values of the b-layer maps S_b, f_b = F_b / K^b(1), e_b = D_b / K^b(1) of the NTK recursion
-    started at depth a: K^(a+b) = F_b(Sigma^a) + D_b(Sigma^a) K^a (D_b = dS_b/ds), plus their values at +-1."""
+# --- binary powering of the maps (majority-vote regime) ------------------------------------------
 
-    def __init__(self, grid, values, ends_plus, ends_minus, log_scale):
-        self.grid = grid  # (u, xi, inverse denominators, c)
-        self.values = [np.asarray(v) for v in values]
-        self.logs = [_log_sign_nodes(v) for v in self.values]
-        self.ends_plus, self.ends_minus, self.log_scale = ends_plus, ends_minus, log_scale
 
-    def at(self, s):
-        """The three maps at the cosines ``s`` (NumPy)."""
-        xp = array_namespace(s)
-        plus, minus = s >= 1.0, s <= -1.0
-        inner = np.where(plus | minus, 0.5, s)
-        start, weights = _lagrange_weights(self.grid, inner, xp)
-        out = []
-        for lin, logs, e_plus, e_minus in zip(self.values, self.logs, self.ends_plus, self.ends_minus):
-            value = _hybrid_interpolate(logs, lin, start, weights, inner, xp)[0]
-            out.append(np.where(plus, e_plus, np.where(minus, e_minus, value)))
-        return out
+class _Maps:
+    """The b-layer maps at the nodes, in the angle: log theta_b(theta), f_b = F_b / K^b(1) and
+    e_b = D_b / K^b(1) with K^(a+b) = F_b(Sigma^a) + D_b(Sigma^a) K^a (D_b = dS_b/ds), and their values at the
+    ends theta = 0 (where theta_b = 0) and theta = pi; ``log_scale`` = ln K^b(1)."""
 
-    def then(self, outer: "_NodeMaps") -> "_NodeMaps":
-        """The maps of (self's a layers, then outer's b layers):
+    def __init__(self, grid, log_theta, f, e, end0, end_pi, log_scale):
+        self.grid, self.log_theta, self.f, self.e = grid, log_theta, f, e
+        self.end0, self.end_pi, self.log_scale = end0, end_pi, log_scale  # (f, e) at 0; (theta, f, e) at pi
 
-        S_(a+b) = S_b(S_a),  F_(a+b) = F_b(S_a) + D_b(S_a) F_a,  D_(a+b) = D_b(S_a) D_a,
-        with every F, D divided by its K(1) (kept as a log scale) so that nothing overflows.
-        """
+    def at(self, theta):
+        """(theta_b, f_b, e_b) at the angles ``theta`` (NumPy), by interpolation in the grid variable."""
+        start, weights, below, above, t_lo, t_hi = _weights(self.grid, theta, np)
+        log_theta = _lagrange(self.log_theta, start, weights, np)
+        f, e = _lagrange(self.f, start, weights, np), _lagrange(self.e, start, weights, np)
+        g = self.grid
+        # beyond the outer nodes: theta_b ~ theta theta_b'(0) at 0, linear in theta towards the value at pi
+        log_theta = np.where(below, np.log(np.maximum(theta, 1e-300)) + self.log_theta[0] - math.log(g.theta[0]), log_theta)
+        out_theta = np.where(above, self.end_pi[0] + (math.exp(self.log_theta[-1]) - self.end_pi[0]) * t_hi,
+                             np.exp(log_theta))
+        out_theta = np.where(theta <= 0.0, 0.0, out_theta)
+        f = np.where(below, self.end0[0] + (self.f[0] - self.end0[0]) * t_lo, f)
+        e = np.where(below, self.end0[1] + (self.e[0] - self.end0[1]) * t_lo, e)
+        f = np.where(above, self.end_pi[1] + (self.f[-1] - self.end_pi[1]) * t_hi, f)
+        e = np.where(above, self.end_pi[2] + (self.e[-1] - self.end_pi[2]) * t_hi, e)
+        return out_theta, f, e
+
+    def then(self, outer: "_Maps") -> "_Maps":
+        """Self's a layers followed by outer's b layers:
+        theta_(a+b) = theta_b(theta_a), f_(a+b) = r_b f_b(theta_a) + r_ab e_b(theta_a) f_a, e_(a+b) = r_ab e_b(theta_a) e_a."""
         log_a, log_b = self.log_scale, outer.log_scale
-        f_b1, e_b1 = outer.ends_plus[1], outer.ends_plus[2]
-        # K^(a+b)(1) = F_b(1) + D_b(1) K^a(1) = K^b(1) (f_b(1) + e_b(1) K^a(1))
-        log_ab = log_b + log_a + math.log(e_b1 + f_b1 * math.exp(-log_a))
-        r_b = math.exp(log_b - log_ab)
-        r_ab = math.exp(log_b + log_a - log_ab)
-
-        def combine(f, e, sb, fb, eb):
-            return sb, r_b * fb + r_ab * eb * f, r_ab * eb * e
-
-        s_a, f_a, e_a = self.values
-        values = combine(f_a, e_a, *outer.at(s_a))
-        ends = []
-        for s0, f0, e0 in (self.ends_plus, self.ends_minus):
-            sb0, fb0, eb0 = (float(v[0]) for v in outer.at(np.array([s0])))
-            ends.append(tuple(float(v) for v in combine(f0, e0, sb0, fb0, eb0)))
-        return _NodeMaps(self.grid, values, ends[0], ends[1], log_ab)
+        f_b1, e_b1 = outer.end0
+        log_ab = log_b + log_a + math.log(e_b1 + f_b1 * math.exp(-log_a))  # K^(a+b)(1) = K^b(1)(f_b(1) + e_b(1) K^a(1))
+        r_b, r_ab = math.exp(log_b - log_ab), math.exp(log_b + log_a - log_ab)
+        theta_a = np.exp(self.log_theta)
+        th, fb, eb = outer.at(theta_a)
+        f = r_b * fb + r_ab * eb * self.f
+        e = r_ab * eb * self.e
+        f0 = r_b * f_b1 + r_ab * e_b1 * self.end0[0]
+        e0 = r_ab * e_b1 * self.end0[1]
+        th_pi, fb_pi, eb_pi = (float(v[0]) for v in outer.at(np.array([self.end_pi[0]])))
+        end_pi = (th_pi, r_b * fb_pi + r_ab * eb_pi * self.end_pi[1], r_ab * eb_pi * self.end_pi[2])
+        return _Maps(self.grid, np.log(th), f, e, (f0, e0), end_pi, log_ab)
 
 
-def _composed_maps(d: NormalizedDual, depth: int, grid) -> _NodeMaps:
-    """Node values of the depth-L maps by binary powering: O(grid * log L) instead of O(grid * L)."""
-    xi_nodes = grid.xi
-
-    def one_layer(x):
-        x = np.asarray(x, dtype=np.float64)
-        s1 = np.clip(np.asarray(d.value(x, array_namespace(x))), -1.0, 1.0)
-        return s1, np.asarray(d.derivative(x, array_namespace(x)))
-
+def _one_layer_maps(d: NormalizedDual, grid) -> _Maps:
+    theta = grid.theta
+    th1, xi1, slope = _angle_step(d, theta, np.cos(theta), np)
     log_k1 = math.log1p(d.slope_at_one)
-    s1, d1 = one_layer(xi_nodes)
     scale = math.exp(-log_k1)
-    ends = []
-    for x0 in (1.0, -1.0):
-        sv, dv = one_layer(np.array([x0]))
-        ends.append((float(sv[0]), float(sv[0]) * scale, float(dv[0]) * scale))
-    power = _NodeMaps(grid, (s1, s1 * scale, d1 * scale), ends[0], ends[1], log_k1)
-    result = None
-    remaining = depth
+    th_pi, xi_pi, slope_pi = (float(v[0]) for v in _angle_step(d, np.array([math.pi]), np.array([-1.0]), np))
+    return _Maps(grid, np.log(th1), xi1 * scale, slope * scale, (scale, d.slope_at_one * scale),
+                 (th_pi, xi_pi * scale, slope_pi * scale), log_k1)
+
+
+def _doubling_nodes(d: NormalizedDual, depth: int, grid):
+    """(Sigma^L, N^L) at the nodes and at theta = pi by binary powering of the angle maps: O(grid log L)."""
+    power, result, remaining = _one_layer_maps(d, grid), None, depth
     while remaining:
         if remaining & 1:
             result = power if result is None else result.then(power)
         remaining >>= 1
         if remaining:
             power = power.then(power)
-    return result
+    theta = np.exp(result.log_theta)
+    sigma, ntk = np.cos(theta), result.f + result.e * np.cos(grid.theta)
+    th_pi, f_pi, e_pi = result.end_pi
+    return sigma, ntk, (math.cos(th_pi), f_pi - e_pi)
 
 
-def _grid_variable(theta, c):
+# --- the grid and the interpolation ---------------------------------------------------------------
+
+_THETA_MIN = 1e-20  # first node; below it the maps are linear in theta to ~1e-40 f''
+_DELTA_MIN = 1e-15  # pi - (last node): angles next to pi are floats 4.4e-16 apart
+_STENCIL = 6  # points of the local Lagrange interpolant (degree 5)
+_C = 0.1  # weight of the logarithmic part of the grid variable
+_DOUBLING_FROM = 64  # depth above which majority-vote duals are tabulated by binary powering
+_LOG_BELOW = -600.0  # log|r| below which the linear nodes lose digits to underflow: interpolate logs
+_LOG_BEND = 1e-3  # largest second difference of log|f| on a stencil interpolated in the log domain
+_BLOCK = 1 << 15  # entries evaluated together (keeps the temporaries in cache)
+
+
+def _grid_variable(theta, xp):
     """u = theta + c ln(theta / (pi - theta)): log-spaced towards both ends of (0, pi), uniform between."""
-    return theta + c * (np.log(theta) - np.log(math.pi - theta)) if c else np.asarray(theta, dtype=np.float64)
+    return theta + _C * (xp.log(theta) - xp.log(math.pi - theta))
 
 
 @dataclass(frozen=True)
 class _Grid:
-    """Interpolation nodes: cosines ``xi`` and abscissae ``u`` (increasing), per-stencil Lagrange
-    denominators, and the bucket table that locates a stencil in O(1)."""
+    """Nodes (angles, increasing; uniform in u), per-stencil Lagrange denominators, bucket table."""
 
     u: np.ndarray
-    xi: np.ndarray
+    theta: np.ndarray
     inverse_denominators: np.ndarray
-    c: float
     buckets: np.ndarray
     bucket_origin: float
     bucket_width: float
 
 
-def _angle_grid(grid_size: int, c: float) -> _Grid:
-    """Cosine nodes whose angles are near-uniform in u on [theta_min, pi - theta_min].
-
-    Each node is a float xi_j and its abscissa is u(arccos xi_j), computed exactly as for a query:
-    close to xi = 1 the floats are sparse in theta (spacing 1.1e-16 / theta), so nodes placed at
-    exact angles would sit at the wrong abscissae.  Duplicate floats are dropped.
-    """
-    theta_min = 1.5e-8  # arccos of the largest float below 1 is 1.49e-8
-    u_lo, u_hi = _grid_variable(theta_min, c), _grid_variable(math.pi - theta_min, c)
+@functools.lru_cache(maxsize=8)
+def _angle_grid(grid_size: int) -> _Grid:
+    u_lo = float(_grid_variable(np.float64(_THETA_MIN), np))
+    u_hi = float(_grid_variable(np.float64(math.pi - _DELTA_MIN), np))
     u = np.linspace(u_lo, u_hi, grid_size)
-    lo, hi = np.full_like(u, theta_min / 2), np.full_like(u, math.pi - theta_min / 2)
-    for _ in range(80):  # u is increasing in theta: bisection to full precision
+    lo, hi = np.full_like(u, _THETA_MIN / 2), np.full_like(u, math.pi)
+    for _ in range(100):  # u is increasing in theta: bisection to full precision
         mid = 0.5 * (lo + hi)
-        below = _grid_variable(mid, c) < u
+        below = _grid_variable(mid, np) < u
         lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
-    ends = [np.nextafter(1.0, 0.0), np.nextafter(-1.0, 0.0)]  # the cosines closest to +-1 are nodes
-    xi = np.unique(np.concatenate([np.cos(0.5 * (lo + hi)), ends]))[::-1]
-    xi = xi[(xi < 1.0) & (xi > -1.0)]
-    u = _grid_variable(np.arccos(xi), c)
+    theta = 0.5 * (lo + hi)
+    u = _grid_variable(theta, np)
+    # next to pi the floats are sparse (4.4e-16 apart): no duplicate nodes, none at pi itself
+    keep = np.concatenate([[True], np.diff(theta) > 0]) & (math.pi - theta >= _DELTA_MIN / 2)
+    theta, u = theta[keep], u[keep]
     inverse_denominators = np.empty((u.size - _STENCIL + 1, _STENCIL))
     for m in range(_STENCIL):
         prod = np.ones(u.size - _STENCIL + 1)
@@ -450,12 +407,269 @@ def _angle_grid(grid_size: int, c: float) -> _Grid:
     width = (u[-1] - u[0]) / (4 * u.size)
     edges = u[0] + width * np.arange(4 * u.size + 1)
     buckets = np.searchsorted(u, edges + 0.5 * width).astype(np.int64)
-    return _Grid(u, xi, inverse_denominators.reshape(-1), c, buckets, float(u[0]), float(width))
+    return _Grid(u, theta, inverse_denominators.reshape(-1), buckets, float(u[0]), float(width))
 
 
-def _ratio_nodes(log_f, log_xi):
-    """log|f| / log|xi| on the nodes (none sits at xi = +-1, where log|xi| = 0)."""
-    return log_f / log_xi
+def _weights(grid: _Grid, theta, xp):
+    """Stencil starts and Lagrange weights at the angles ``theta``; masks and fractions for the end pieces
+    (``t_lo = theta / theta_0`` below the first node, ``t_hi = (pi - theta) / (pi - theta_last)`` above the last)."""
+    lo_node, hi_node = float(grid.theta[0]), float(grid.theta[-1])
+    below, above = theta < lo_node, theta > hi_node
+    inner = xp.where(below | above, math.pi / 2, theta)
+    u = _grid_variable(inner, xp)
+    g = grid.u.shape[0]
+    bucket = xp.astype(clip(xp.floor((u - grid.bucket_origin) / grid.bucket_width), 0, grid.buckets.shape[0] - 1, xp),
+                       xp.int64)
+    start = clip(xp.take(xp.asarray(grid.buckets), bucket) - _STENCIL // 2, 0, g - _STENCIL, xp)
+    nodes = xp.asarray(grid.u)
+    diffs = [u - xp.take(nodes, start + j) for j in range(_STENCIL)]
+    inverse = xp.asarray(grid.inverse_denominators)
+    weights = []
+    for m in range(_STENCIL):
+        product = None
+        for j in range(_STENCIL):
+            if j != m:
+                product = diffs[j] if product is None else product * diffs[j]
+        weights.append(product * xp.take(inverse, start * _STENCIL + m))
+    t_lo = theta / lo_node
+    t_hi = (math.pi - theta) / (math.pi - hi_node)
+    return start, weights, below, above, t_lo, t_hi
+
+
+def _lagrange(values, start, weights, xp):
+    nodes = xp.asarray(values)
+    out = None
+    for m in range(_STENCIL):
+        term = weights[m] * xp.take(nodes, start + m)
+        out = term if out is None else out + term
+    return out
+
+
+def _interpolate_column(col: "_Column", start, weights, xi, xp):
+    """(value, log|value|, sign) of one tabulated map at the stencils: log|r| towards xi = +-1 (|xi| > 1/2, where
+    power laws in theta live) or where r underflows, if the stencil keeps one sign and log|r| is nearly straight
+    on it; r itself elsewhere (a zero of r near the stencil bends log|r| and spoils its interpolant)."""
+    if col.log_ratio:
+        ratio = _lagrange(col.log, start, weights, xp)
+        return None, ratio, xp.take(xp.asarray(col.sign), start)
+    log_nodes, sign_nodes = xp.asarray(col.log), xp.asarray(col.sign)
+    s_first = xp.take(sign_nodes, start)
+    tiny = xp.take(log_nodes, start) < _LOG_BELOW
+    same = (s_first != 0) & ((xp.abs(xi) > _OUTER) | tiny)
+    logs = []
+    for m in range(_STENCIL):
+        log_m = xp.take(log_nodes, start + m)
+        same = same & (xp.take(sign_nodes, start + m) == s_first) & xp.isfinite(log_m)
+        logs.append(xp.where(xp.isfinite(log_m), log_m, 0.0))
+    bend = xp.zeros_like(logs[0])
+    for m in range(1, _STENCIL - 1):
+        bend = xp.maximum(bend, xp.abs(logs[m + 1] - 2.0 * logs[m] + logs[m - 1]))
+    same = same & (bend < _LOG_BEND)
+    acc_log = None
+    for m in range(_STENCIL):
+        term = weights[m] * logs[m]
+        acc_log = term if acc_log is None else acc_log + term
+    linear = _lagrange(col.linear, start, weights, xp)
+    value = xp.where(same, s_first * xp.exp(xp.where(same, acc_log, 0.0)), linear)
+    return value, xp.where(same, acc_log, log_abs(linear, xp)), xp.where(same, s_first, xp.sign(linear))
+
+
+@dataclass(frozen=True)
+class _Column:
+    """One tabulated map at the nodes: r = f (or f / xi with ``over_xi``; log|f| / log|xi| with ``log_ratio``)
+    as log|r|, sign and linear values, with the exact values of f at theta = 0 and pi (log|f|, sign)."""
+
+    log: np.ndarray
+    sign: np.ndarray
+    linear: np.ndarray
+    end0: tuple
+    end_pi: tuple
+    over_xi: bool = False
+    log_ratio: bool = False
+
+
+def _column(values_log, values_sign, theta_nodes, end0, end_pi, *, over_xi, log_ratio=False):
+    log_xi, xi_nodes = _log_abs_cos(theta_nodes, np), np.cos(theta_nodes)
+    if log_ratio:
+        ratio = values_log / log_xi
+        return _Column(ratio, values_sign, values_sign * 0.0, end0, end_pi, log_ratio=True)
+    log_r = values_log - log_xi if over_xi else values_log
+    sign_r = values_sign * np.sign(xi_nodes) if over_xi else values_sign
+    return _Column(log_r, sign_r, sign_r * np.exp(log_r), end0, end_pi, over_xi=over_xi)
+
+
+def _log_abs_cos(theta, xp):
+    """log|cos theta| without cancellation next to theta = 0 and pi: log1p(-2 sin^2(...))."""
+    near = xp.minimum(theta, math.pi - theta)
+    return xp.where(near < 0.5, xp.log1p(-2.0 * xp.sin(near / 2) ** 2), log_abs(xp.cos(theta), xp))
+
+
+@dataclass(frozen=True)
+class DepthTable:
+    """The depth-L maps theta -> Sigma^L, K^L of :func:`tabulate_depth`, cheap to evaluate.
+
+    ``table(xi)`` gives (Sigma^L, K^L) at the cosines ``xi``; ``table.at_angle(theta)`` at the angles
+    (the accurate call next to xi = +-1, where a cosine has lost the angle's digits).  ``normalized=True``
+    returns K^L / K^L(1) instead of K^L (finite at any depth).  ``table.log(xi)`` returns
+    (log|Sigma^L|, sign, log|K^L / K^L(1)|, sign), finite where the linear values underflow.
+    ``log_ntk_at_one`` is ln K^L(1); ``method`` the way the nodes were computed.
+    """
+
+    dual: NormalizedDual
+    depth: int
+    log_ntk_at_one: float
+    grid: _Grid = field(repr=False)
+    sigma: _Column = field(repr=False)
+    ntk: _Column | None = field(repr=False)
+    method: str = "direct"
+
+    @property
+    def ntk_at_one(self) -> float:
+        return math.exp(self.log_ntk_at_one)
+
+    @property
+    def ntk_nodes(self):
+        """The tabulated NTK (None when the dual has no derivative)."""
+        return self.ntk
+
+    @property
+    def log_ratio(self) -> bool:
+        """True when the maps are stored as log|f| / log|xi| (1-NN regime of a polynomial dual)."""
+        return self.sigma.log_ratio
+
+    def __call__(self, xi, *, normalized: bool = False):
+        xi = clip(asarray(xi, name="xi"), -1.0, 1.0)
+        return self._linear(self._evaluate_cosine(xi), normalized)
+
+    def _evaluate_cosine(self, xi):
+        if self.dual.odd:  # f(-xi) = -f(xi) exactly: evaluate at |xi|
+            xp = array_namespace(xi)
+            ax = xp.abs(xi)
+            return self._evaluate(normalized_angle(ax), ax, negative=xi < 0)
+        return self._evaluate(normalized_angle(xi), xi)
+
+    def at_angle(self, theta, *, normalized: bool = False):
+        """(Sigma^L, K^L) at the angles ``theta`` in [0, pi]."""
+        theta = clip(asarray(theta, name="theta"), 0.0, math.pi)
+        xp = array_namespace(theta)
+        return self._linear(self._evaluate(theta, xp.cos(theta)), normalized)
+
+    def log(self, xi):
+        """(log|Sigma^L|, sign Sigma^L, log|K^L / K^L(1)|, sign K^L) at the cosines ``xi``."""
+        xi = clip(asarray(xi, name="xi"), -1.0, 1.0)
+        out = self._evaluate_cosine(xi)
+        return (out[1], out[2], None, None) if self.ntk is None else tuple(out[1:3] + out[4:6])
+
+    def _linear(self, out, normalized):
+        sigma, ntk = out[0], out[3]
+        if ntk is None or normalized:
+            return sigma, ntk
+        if self.log_ntk_at_one > math.log(np.finfo(np.float64).max) - 1:
+            raise OverflowError(
+                f"K^L(1) = exp({self.log_ntk_at_one:.6g}) overflows float64 at depth {self.depth}: "
+                "use normalized=True (K^L / K^L(1)) or table.log"
+            )
+        return sigma, ntk * self.ntk_at_one
+
+    def _evaluate(self, theta, xi, negative=None):
+        """[Sigma, log|Sigma|, sign, N, log|N|, sign] (N = K / K(1)), in cache-sized blocks; ``negative``
+        (odd duals): where the values are to be negated (the caller folded xi to |xi|)."""
+        xp = array_namespace(theta)
+        shape = theta.shape
+        theta, xi = xp.reshape(theta, (-1,)), xp.reshape(xi, (-1,))
+        if self.dual.odd and negative is None:  # fold the angle: pi - theta is exact for theta >= pi/2
+            negative = theta > math.pi / 2
+            theta, xi = xp.where(negative, math.pi - theta, theta), xp.abs(xi)
+        flips = None if negative is None else xp.reshape(negative, (-1,))
+        n = theta.shape[0]
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # -inf logs of exact zeros are intended
+                blocks = [self._evaluate_block(theta[lo:min(lo + _BLOCK, n)], xi[lo:min(lo + _BLOCK, n)],
+                                           None if flips is None else flips[lo:min(lo + _BLOCK, n)], xp)
+                      for lo in range(0, max(n, 1), _BLOCK)]
+        out = []
+        for i in range(6):
+            parts = [b[i] for b in blocks]
+            out.append(None if parts[0] is None else xp.reshape(parts[0] if len(parts) == 1 else xp.concat(parts), shape))
+        return out
+
+    def _evaluate_block(self, theta, xi, flip, xp):
+        start, weights, below, above, t_lo, t_hi = _weights(self.grid, theta, xp)
+        log_xi = _log_abs_cos(theta, xp)
+        out = []
+        for col in (self.sigma, self.ntk):
+            if col is None:
+                out += [None, None, None]
+                continue
+            value, log_v, sign = self._column_values(col, start, weights, below, above, t_lo, t_hi, theta, xi, log_xi, xp)
+            if flip is not None:
+                value, sign = xp.where(flip, -value, value), xp.where(flip, -sign, sign)
+            out += [value, log_v, sign]
+        return out
+
+    @staticmethod
+    def _column_values(col, start, weights, below, above, t_lo, t_hi, theta, xi, log_xi, xp):
+        value, log_v, sign = _interpolate_column(col, start, weights, xi, xp)
+        if col.log_ratio:
+            first, last = float(col.log[0]), float(col.log[-1])
+            ratio = xp.where(below, first, xp.where(above, last, log_v))
+            log_v = xp.where(xp.isnan(ratio * log_xi), -math.inf, ratio * log_xi)
+            value = sign * xp.exp(log_v)
+        elif col.over_xi:
+            value, log_v, sign = value * xi, log_v + log_xi, sign * xp.sign(xi)
+        # beyond the outer nodes the map is linear in theta to the exact end value
+        f_first, f_last = float(col.linear[0]) if not col.log_ratio else 0.0, float(col.linear[-1]) if not col.log_ratio else 0.0
+        if not col.log_ratio:
+            if col.over_xi:
+                f_first, f_last = f_first * math.cos(_THETA_MIN), -f_last * math.cos(_THETA_MIN)
+            e0 = col.end0[1] * math.exp(col.end0[0])
+            e_pi = col.end_pi[1] * math.exp(col.end_pi[0]) if math.isfinite(col.end_pi[0]) else 0.0
+            low = e0 + (f_first - e0) * t_lo
+            high = e_pi + (f_last - e_pi) * t_hi
+            value = xp.where(below, low, xp.where(above, high, value))
+            log_v = xp.where(below | above, log_abs(value, xp), log_v)
+            sign = xp.where(below | above, xp.sign(value), sign)
+        exact0, exact_pi = theta <= 0.0, theta >= math.pi
+        log_v = xp.where(exact0, col.end0[0], xp.where(exact_pi, col.end_pi[0], log_v))
+        sign = xp.where(exact0, col.end0[1], xp.where(exact_pi, col.end_pi[1], sign))
+        end_value = col.end_pi[1] * math.exp(col.end_pi[0]) if math.isfinite(col.end_pi[0]) else 0.0
+        value = xp.where(exact0, col.end0[1] * math.exp(col.end0[0]), xp.where(exact_pi, end_value, value))
+        return value, log_v, sign
+
+
+def _log_sign(x):
+    return float(log_abs(np.array([x]), np)[0]), float(np.sign(x))
+
+
+def _node_values(d: NormalizedDual, depth: int, grid: _Grid, method: str, log_domain: bool):
+    """(log|Sigma|, sign, log|N|, sign) at the nodes, and the same at theta = pi appended."""
+    if method == "doubling":
+        sigma, ntk, (s_pi, n_pi) = _doubling_nodes(d, depth, grid)
+        sigma, ntk = np.concatenate([sigma, [s_pi]]), np.concatenate([ntk, [n_pi]])
+        return log_abs(sigma, np), np.sign(sigma), log_abs(ntk, np), np.sign(ntk)
+    nodes = _log_domain_nodes if log_domain else (lambda dd, L, th: _direct_nodes(dd, L, th)[:4])
+    if d.odd:  # evaluation folds to theta <= pi/2; next to pi the float angles could not carry the orbit anyway
+        used = grid.theta <= 2.0
+        half = nodes(d, depth, grid.theta[used])
+        values = []
+        for v, fill in zip(half, (-math.inf, 0.0, -math.inf, 0.0)):
+            full = np.full(grid.theta.shape, fill)
+            full[used] = v
+            values.append(full)
+    else:
+        values = nodes(d, depth, grid.theta)
+    end = _antipodal(d, depth, nodes)
+    return tuple(np.concatenate([v, [e]]) for v, e in zip(values, end))
+
+
+def _antipodal(d: NormalizedDual, depth: int, nodes):
+    """(log|Sigma^L(-1)|, sign, log|N^L(-1)|, sign).  An odd dual keeps -1 (Sigma = N = -1); a dual with
+    phĭ(-1) = 1 reaches the fixed point 1 after one layer with K^1(-1) = K^1(1) when phĭ'(-1) = -phĭ'(1)
+    (even polynomials), so N = 1 from there; other duals leave -1 and are iterated like the nodes."""
+    if depth == 0 or d.odd:
+        return 0.0, -1.0, 0.0, -1.0
+    if d.coefficients is not None and all(c == 0.0 for c in d.coefficients[1::2]):  # even polynomial
+        return 0.0, 1.0, 0.0, 1.0
+    return tuple(float(v[0]) for v in nodes(d, depth, np.array([math.pi])))
 
 
 def tabulate_depth(
@@ -463,78 +677,64 @@ def tabulate_depth(
     depth: int,
     *,
     dual_derivative: Callable | None = None,
-    grid_size: int = 4097,
+    grid_size: int = 8193,
     log_domain: bool | None = None,
     method: str = "auto",
 ) -> DepthTable:
-    """Tabulate the depth-L maps of :func:`nngp_ntk` once (O(grid_size * depth)); evaluate in O(size).
+    """Tabulate the depth-L maps of :func:`nngp_ntk` once; evaluate them in O(size) at any depth.
 
-    ``log_domain`` (default: on for polynomial duals in the 1-NN regime) runs :func:`log_nngp_ntk`
-    on the nodes and interpolates log|f(xi)| / log|xi|, which stays smooth where f ~ xi^(k^L).
+    Parameters
+    ----------
+    dual : name, NormalizedDual or callable
+        See :func:`kernels.ntk.duals.get_dual` (``dual_derivative`` is phĭ' of a callable; the NTK needs it).
+    depth : int
+        L >= 0.
+    grid_size : int
+        Nodes, uniform in u = theta + 0.1 ln(theta / (pi - theta)) on [1e-10, pi - 1e-10].
+    log_domain : bool, optional
+        Store log|f| / log|xi| (default: for polynomial duals in the 1-NN regime, where f ~ xi^(k^L) underflows).
+    method : {"auto", "direct", "doubling"}
+        Node values by the angle recursion ("direct"; in the singular and 1-NN regimes the layers past the
+        linear tail are summed in closed form, so the cost is bounded in L) or by binary powering of the
+        angle maps ("doubling", O(grid log L); "auto" takes it for majority-vote duals deeper than 64).
+
+    Returns
+    -------
+    DepthTable
     """
     d = get_dual(dual, derivative=dual_derivative)
     depth = check_positive_int(depth, "depth", minimum=0)
     grid_size = check_positive_int(grid_size, "grid_size", minimum=4 * _STENCIL)
     if method not in ("auto", "direct", "doubling"):
         raise ValueError(f"method must be 'auto', 'direct' or 'doubling', got {method!r}")
-    if method == "auto":
-        deep = depth > _DOUBLING_FROM and d.derivative is not None
-        method = "doubling" if deep and regime(d) == "majority_vote" else "direct"
-    if method == "doubling" and d.derivative is None:
+    has_ntk = d.derivative is not None
+    if method == "doubling" and not has_ntk:
         raise ValueError("method='doubling' needs the derivative of the dual")
+    kind = regime(d) if (has_ntk or d.at_zero > REGIME_ATOL) else "unknown"
+    if method == "auto":
+        method = "doubling" if depth > _DOUBLING_FROM and has_ntk and kind == "majority_vote" else "direct"
     if log_domain is None:
-        log_domain = d.coefficients is not None and regime(d) == "one_nn"
+        log_domain = d.coefficients is not None and kind == "one_nn"
     if log_domain and d.coefficients is None:
         raise ValueError(f"log_domain=True needs a polynomial dual, got {d.name!r}")
-    # power laws (singular and 1-NN regimes) need log spacing towards theta = 0 and pi; otherwise theta
-    use_log = bool(log_domain) or regime(d) != "majority_vote"
-    grid = _angle_grid(grid_size, 0.1)
-    xi_nodes = grid.xi
-    has_ntk = d.derivative is not None
-    log_k1 = _diagonal_ntk_log(d, depth) if has_ntk else 0.0
-    if log_domain:
-        ls, ss, lk, sk = (np.asarray(v) for v in log_nngp_ntk(xi_nodes, d, depth))
-        lk = lk - log_k1
-        log_xi = np.log(np.abs(xi_nodes))
-        sigma_nodes = np.stack([_ratio_nodes(ls, log_xi), ss])
-        ntk_nodes = np.stack([_ratio_nodes(lk, log_xi), sk])
-        sigma_lin, ntk_lin = ss * np.exp(ls), sk * np.exp(lk)
-    elif method == "doubling":
-        maps = _composed_maps(d, depth, grid)
-        s_l, f_l, e_l = maps.values
-        sigma_lin = s_l
-        sigma_nodes = _log_sign_nodes(sigma_lin)
-        ntk_lin = f_l + e_l * xi_nodes
-        ntk_nodes = _log_sign_nodes(ntk_lin)
-    else:
-        sigma, ntk = nngp_ntk(xi_nodes, d, depth, normalized=True)
-        sigma_lin = np.asarray(sigma)
-        sigma_nodes = np.stack([np.log(np.abs(sigma_lin), where=sigma_lin != 0, out=np.full_like(sigma_lin, -np.inf)),
-                                np.sign(sigma_lin)])
-        if has_ntk:
-            ntk_lin = np.asarray(ntk)
-            ntk_nodes = np.stack([np.log(np.abs(ntk_lin), where=ntk_lin != 0, out=np.full_like(ntk_lin, -np.inf)),
-                                  np.sign(ntk_lin)])
+    grid = _angle_grid(grid_size)
     if not has_ntk:
-        ntk_nodes = ntk_lin = None
-    minus_one = np.array([-1.0])
-    if log_domain:
-        ls, ss, lk, sk = (float(np.asarray(v)[0]) for v in log_nngp_ntk(minus_one, d, depth))
-        antipodal = (ls, ss, lk - log_k1, sk)
-    elif method == "doubling":
-        s_end, f_end, e_end = maps.ends_minus
-        antipodal = tuple(
-            v for x in (s_end, f_end - e_end) for v in ((math.log(abs(x)) if x != 0 else -math.inf), float(np.sign(x)))
-        )
-    else:
-        sigma_end, ntk_end = nngp_ntk(minus_one, d, depth, normalized=True)
-        values = [float(np.asarray(sigma_end)[0]), float(np.asarray(ntk_end)[0]) if has_ntk else 1.0]
-        antipodal = tuple(
-            v for x in values for v in ((math.log(abs(x)) if x != 0 else -math.inf), float(np.sign(x)))
-        )
-    return DepthTable(
-        dual=d, depth=depth, log_ntk_at_one=log_k1, grid=grid,
-        sigma_nodes=sigma_nodes, ntk_nodes=ntk_nodes, sigma_linear=sigma_lin, ntk_linear=ntk_lin,
-        log_ratio=bool(log_domain), antipodal=antipodal, use_log=use_log,
-    )
+        d = _with_zero_slope(d)
+    ls, ss, lk, sk = _node_values(d, depth, grid, method, log_domain)
+    over_xi = d.at_zero == 0.0 and not log_domain
+    columns = [
+        _column(l_[:-1], s_[:-1], grid.theta, (0.0, 1.0), (float(l_[-1]), float(s_[-1])), over_xi=over_xi,
+                log_ratio=log_domain)
+        for l_, s_ in ((ls, ss), (lk, sk))
+    ]
+    return DepthTable(dual=d, depth=depth, log_ntk_at_one=_diagonal_ntk_log(d, depth) if has_ntk else 0.0,
+                      grid=grid, sigma=columns[0], ntk=columns[1] if has_ntk else None, method=method)
 
+
+def _with_zero_slope(d: NormalizedDual) -> NormalizedDual:
+    """The dual with phĭ' = 0 (only Sigma is tabulated when the derivative is unknown)."""
+    from dataclasses import replace
+
+    return replace(d, derivative=lambda xi, xp: xp.zeros_like(xi), slope_at_angle=None,
+                   slope_at_zero=0.0 if math.isnan(d.slope_at_zero) else d.slope_at_zero,
+                   slope_at_one=0.0 if math.isnan(d.slope_at_one) else d.slope_at_one)

@@ -29,7 +29,7 @@ from typing import Callable
 import numpy as np
 
 from kernels.backend import array_namespace, to_numpy
-from kernels.numerics import arccos_j0, arccos_j1, normalized_angle
+from kernels.numerics import arccos_j0, arccos_j1, asin_difference, normalized_angle, sin_minus_theta_cos
 from kernels.validation import check_positive_int
 
 __all__ = [
@@ -59,6 +59,13 @@ class NormalizedDual:
     ``value(xi, xp)`` and ``derivative(xi, xp)`` are array-API functions.  ``coefficients`` holds
     (a_0^2, a_1^2, ...) when phĭ is a polynomial (enables the log-domain recursion).  ``at_zero``,
     ``slope_at_zero`` and ``slope_at_one`` are phĭ(0), phĭ'(0) and phĭ'(1).
+
+    Forms in the angle theta = arccos xi (``math.pi`` stands for pi: theta = math.pi is xi = -1), which keep their relative accuracy where xi is close to +-1 (the
+    depth recursions of :mod:`kernels.ntk.depth` carry the angle there): ``gap(theta, xp)`` =
+    1 - phĭ(cos theta), ``cogap(theta, xp)`` = 1 + phĭ(cos theta) and ``slope_at_angle(theta, xp)`` =
+    phĭ'(cos theta), and ``value_at_angle(theta, xp)`` = phĭ(cos theta) (relative accuracy where the value is
+small next to xi = -1); None where the dual has no such form (then they are formed from ``value``).
+    ``odd``: phĭ(-xi) = -phĭ(xi).
     """
 
     name: str
@@ -68,6 +75,11 @@ class NormalizedDual:
     slope_at_zero: float
     slope_at_one: float
     coefficients: tuple[float, ...] | None = None
+    gap: Callable | None = field(default=None, repr=False)
+    cogap: Callable | None = field(default=None, repr=False)
+    slope_at_angle: Callable | None = field(default=None, repr=False)
+    value_at_angle: Callable | None = field(default=None, repr=False)
+    odd: bool = False
 
     def __call__(self, xi):
         xp = array_namespace(xi)
@@ -104,8 +116,32 @@ def abrelu_dual(a: float, b: float) -> NormalizedDual:
     def derivative(xi, xp):
         return (1.0 - m) + m * arccos_j0(normalized_angle(xi, xp), xp)
 
+    # with s(theta) = sin theta - theta cos theta: phĭ = cos theta + (m/pi) s(theta); for theta > pi/2 the
+    # forms use delta = pi - theta, where s(theta) = pi cos delta + s(delta)
+    def gap(theta, xp):
+        delta = math.pi - theta
+        near_one = 2.0 * xp.sin(theta / 2) ** 2 - (m / math.pi) * sin_minus_theta_cos(theta, xp)
+        near_minus_one = ((2.0 - m) + 2.0 * (m - 1.0) * xp.sin(delta / 2) ** 2
+                          - (m / math.pi) * sin_minus_theta_cos(delta, xp))
+        return xp.where(theta <= math.pi / 2, near_one, near_minus_one)
+
+    def cogap(theta, xp):
+        delta = math.pi - theta
+        near_one = 2.0 * xp.cos(theta / 2) ** 2 + (m / math.pi) * sin_minus_theta_cos(theta, xp)
+        near_minus_one = m + 2.0 * (1.0 - m) * xp.sin(delta / 2) ** 2 + (m / math.pi) * sin_minus_theta_cos(delta, xp)
+        return xp.where(theta <= math.pi / 2, near_one, near_minus_one)
+
+    def slope_at_angle(theta, xp):
+        return 1.0 - (m / math.pi) * theta
+
+    def value_at_angle(theta, xp):
+        delta = math.pi - theta
+        far = (m - 1.0) * xp.cos(delta) + (m / math.pi) * sin_minus_theta_cos(delta, xp)
+        return xp.where(theta <= math.pi / 2, 1.0 - gap(theta, xp), far)
+
     name = "relu" if (a, b) == (0.0, 1.0) else f"ab_relu({a:g}, {b:g})"
-    return NormalizedDual(name, value, derivative, m / math.pi, 1.0 - m / 2.0, 1.0)
+    return NormalizedDual(name, value, derivative, m / math.pi, 1.0 - m / 2.0, 1.0, gap=gap, cogap=cogap,
+                          slope_at_angle=slope_at_angle, value_at_angle=value_at_angle, odd=m == 0.0)
 
 
 _ASIN_TWO_THIRDS = math.asin(2.0 / 3.0)
@@ -117,6 +153,21 @@ def _erf_value(xi, xp):
 
 def _erf_derivative(xi, xp):
     return 2.0 / (xp.sqrt(9.0 - 4.0 * xi * xi) * _ASIN_TWO_THIRDS)
+
+
+def _erf_gap(theta, xp):
+    # (arcsin(2/3) - arcsin(2 xi/3)) / arcsin(2/3), with (2/3)^2 - (2 xi/3)^2 = (4/9) sin^2 theta
+    xi = xp.cos(theta)
+    sin2 = xp.sin(theta) ** 2
+    a = xp.full_like(theta, 2.0 / 3.0)
+    difference = asin_difference(a, 2.0 * xi / 3.0, xp.full_like(theta, math.sqrt(5.0) / 3.0),
+                                 xp.sqrt(5.0 + 4.0 * sin2) / 3.0, (4.0 / 9.0) * sin2, xp)
+    return difference / _ASIN_TWO_THIRDS
+
+
+def _odd_cogap(gap):
+    """1 + phĭ(cos theta) = 1 - phĭ(cos(pi - theta)) for an odd dual."""
+    return lambda theta, xp: gap(math.pi - theta, xp)
 
 
 def sine_dual(a: float) -> NormalizedDual:
@@ -137,6 +188,11 @@ def sine_dual(a: float) -> NormalizedDual:
         ax = xp.abs(xi)
         return a * xp.exp(a * (ax - 1.0)) * (1.0 + xp.exp(-2.0 * a * ax)) / denom
 
+    def gap(theta, xp):
+        # 1 - sinh(a xi)/sinh a = 2 cosh(p) sinh(q) / sinh(a), p = a cos^2(theta/2), q = a sin^2(theta/2), p + q = a
+        p, q = a * xp.cos(theta / 2) ** 2, a * xp.sin(theta / 2) ** 2
+        return (1.0 + xp.exp(-2.0 * p)) * (-xp.expm1(-2.0 * q)) / denom
+
     return NormalizedDual(
         name=f"sine_{a:g}",
         value=value,
@@ -144,6 +200,9 @@ def sine_dual(a: float) -> NormalizedDual:
         at_zero=0.0,
         slope_at_zero=2.0 * a * math.exp(-a) / denom,  # a / sinh a
         slope_at_one=a * (1.0 + math.exp(-2.0 * a)) / denom,  # a coth a
+        gap=gap,
+        cogap=_odd_cogap(gap),
+        odd=True,
     )
 
 
@@ -170,24 +229,51 @@ def polynomial_dual(coefficients, *, name: str | None = None, normalize: bool = 
     coeffs = tuple(float(v) for v in c)
     dcoeffs = tuple(float(v) for v in deriv)
 
-    def horner(cs):
-        def evaluate(xi, xp):
-            out = xp.zeros_like(xi) + cs[-1] if cs else xp.zeros_like(xi)
-            for coef in cs[-2::-1]:
-                out = out * xi + coef
-            return out
+    # Taylor coefficients at xi = +1 and -1, so that values next to the ends are sums of powers of
+    # 1 - xi = 2 sin^2(theta/2) and 1 + xi = 2 cos^2(theta/2) (full relative accuracy, double roots included)
+    n = len(coeffs)
+    at_plus = [math.fsum(coeffs[i] * math.comb(i, j) for i in range(j, n)) for j in range(n)]
+    at_minus = [math.fsum(coeffs[i] * math.comb(i, j) * (-1.0) ** (i - j) for i in range(j, n)) for j in range(n)]
+    gap_terms = tuple([0.0] + [at_plus[j] * (-1.0) ** (j + 1) for j in range(1, n)])  # 1 - p = sum t_j (1 - xi)^j
+    value_minus = _horner(tuple(at_minus))
 
-        return evaluate
+    def far_value(theta, xp):  # p(cos theta) for theta > pi/2, in powers of 1 + xi = 2 sin^2((pi - theta)/2)
+        return value_minus(2.0 * xp.sin((math.pi - theta) / 2) ** 2, xp)
 
+    def gap(theta, xp):
+        near = _horner(gap_terms)(2.0 * xp.sin(theta / 2) ** 2, xp)
+        return xp.where(theta <= math.pi / 2, near, 1.0 - far_value(theta, xp))
+
+    def cogap(theta, xp):
+        return xp.where(theta <= math.pi / 2, 2.0 - gap(theta, xp), 1.0 + far_value(theta, xp))
+
+    def value_at_angle(theta, xp):
+        return xp.where(theta <= math.pi / 2, 1.0 - gap(theta, xp), far_value(theta, xp))
+
+    odd = all(c == 0.0 for c in coeffs[0::2])
     return NormalizedDual(
         name=name or "poly(" + ", ".join(f"{v:.6g}" for v in coeffs) + ")",
-        value=horner(coeffs),
-        derivative=horner(dcoeffs),
+        value=_horner(coeffs),
+        derivative=_horner(dcoeffs),
         at_zero=coeffs[0],
         slope_at_zero=coeffs[1] if len(coeffs) > 1 else 0.0,
         slope_at_one=float(deriv.sum()),
         coefficients=coeffs,
+        gap=gap,
+        cogap=_odd_cogap(gap) if odd else cogap,
+        value_at_angle=value_at_angle,
+        odd=odd,
     )
+
+
+def _horner(cs):
+    def evaluate(xi, xp):
+        out = xp.zeros_like(xi) + cs[-1] if cs else xp.zeros_like(xi)
+        for coef in cs[-2::-1]:
+            out = out * xi + coef
+        return out
+
+    return evaluate
 
 
 def hermite_coefficients(activation: Callable, degree: int, *, quadrature_points: int = 400) -> np.ndarray:
@@ -242,7 +328,7 @@ def get_dual(dual, *, derivative: Callable | None = None) -> NormalizedDual:
         if key == "erf":
             return NormalizedDual(
                 "erf", _erf_value, _erf_derivative, 0.0, 2.0 / (3.0 * _ASIN_TWO_THIRDS),
-                2.0 / (math.sqrt(5.0) * _ASIN_TWO_THIRDS),
+                2.0 / (math.sqrt(5.0) * _ASIN_TWO_THIRDS), gap=_erf_gap, cogap=_odd_cogap(_erf_gap), odd=True,
             )
         if key in _POLY_DUALS:
             return polynomial_dual(_POLY_DUALS[key], name=key)

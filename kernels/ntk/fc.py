@@ -56,7 +56,7 @@ from kernels.backend import array_namespace, asarray
 from kernels.ntk.activations import Quadrature, get_activation
 from kernels.ntk.depth import tabulate_depth
 from kernels.ntk.duals import abrelu_dual
-from kernels.numerics import clip, unit_rows
+from kernels.numerics import clip, pair_angle, unit_rows
 from kernels.validation import check_matrix, check_positive, check_positive_int
 
 __all__ = ["FCKernel", "fc_kernel", "clear_table_cache"]
@@ -100,21 +100,50 @@ def _set_diagonal(mat, rows, eye, values, xp):
     return mat
 
 
-def _direct_block(cov, var1, var2, rows, act, depth, sw2, sb2, want_ntk, xp):
-    """Layer-by-layer recursion for one row block; ``cov`` is ``x1_block . x2 / d``.
+def _dense_angle(t1, t2, theta, sw2, sb2, xp):
+    """Angle of ``[[sw2 t1 + sb2, c], [c, sw2 t2 + sb2]]``, ``c = sw2 sqrt(t1 t2) cos theta + sb2``, without cancellation:
+    its determinant is ``sw2^2 t1 t2 sin^2 theta + sw2 sb2 Delta`` with
+    ``Delta = t1 + t2 - 2 sqrt(t1 t2) cos theta = (sqrt t1 - sqrt t2)^2 + 4 sqrt(t1 t2) sin^2(theta / 2)``."""
+    if sb2 == 0.0:
+        return theta
+    r1, r2 = xp.sqrt(t1), xp.sqrt(t2)
+    root = r1 * r2
+    delta = (r1 - r2) ** 2 + 4.0 * root * xp.sin(theta / 2) ** 2
+    det = (sw2 * sw2) * (t1 * t2) * xp.sin(theta) ** 2 + (sw2 * sb2) * delta
+    return xp.atan2(xp.sqrt(det), sw2 * root * xp.cos(theta) + sb2)
 
-    For a Gram matrix (``rows`` is the block's slice of ``x2``) the row variances are taken as a
-    slice of the column variances, so the diagonal stays bit-equal to both.
+
+def _best_cosine(cov, var1, var2, theta, xp):
+    """cos theta: from the covariance where it is small (relative accuracy of tiny correlations), else from the
+    angle (absolute accuracy of 1 -+ cos next to 0 and pi)."""
+    root = xp.sqrt(var1[:, None] * var2[None, :])
+    safe = xp.where(root > 0, root, xp.ones_like(root))
+    from_cov = clip(cov / safe, -1.0, 1.0, xp)
+    return xp.where((xp.abs(from_cov) <= 0.5) & (root > 0), from_cov, xp.cos(theta))
+
+
+def _direct_block(cov, theta, var1, var2, rows, act, depth, sw2, sb2, want_ntk, xp):
+    """Layer-by-layer recursion for one row block; ``cov`` is ``x1_block . x2 / d`` and ``theta`` the input angles.
+
+    The recursion carries the angle of every pair (each activation's :meth:`~Activation.pair` and
+    :func:`_dense_angle` keep it accurate in absolute terms next to 0 and pi), besides the covariances.  For a
+    Gram matrix (``rows`` is the block's slice of ``x2``) the row variances are a slice of the column variances,
+    so the diagonal stays bit-equal to both.
     """
     eye = _block_eye(rows, xp, getattr(cov, "device", None))
+    theta = _dense_angle(var1[:, None], var2[None, :], theta, sw2, sb2, xp)
     var2 = sw2 * var2 + sb2
     var1 = var2[rows] if rows is not None else sw2 * var1 + sb2
     nngp = _set_diagonal(sw2 * cov + sb2, rows, eye, var1, xp)
     ntk = nngp if want_ntk else None
     for _ in range(depth):
-        t, tdot = act.kernel(var1[:, None], var2[None, :], nngp, xp)
-        var2 = sw2 * act.kernel(var2, var2, var2, xp)[0] + sb2
-        var1 = var2[rows] if rows is not None else sw2 * act.kernel(var1, var1, var1, xp)[0] + sb2
+        t2 = act.kernel(var2, var2, var2, xp)[0]
+        t1 = t2[rows] if rows is not None else act.kernel(var1, var1, var1, xp)[0]
+        t, tdot, theta_t = act.pair(var1[:, None], var2[None, :], theta, _best_cosine(nngp, var1, var2, theta, xp),
+                                    t1[:, None], t2[None, :], xp)
+        theta = _set_diagonal(_dense_angle(t1[:, None], t2[None, :], theta_t, sw2, sb2, xp), rows, eye, 0.0, xp)
+        var2 = sw2 * t2 + sb2
+        var1 = var2[rows] if rows is not None else sw2 * t1 + sb2
         nngp = _set_diagonal(sw2 * t + sb2, rows, eye, var1, xp)
         if want_ntk:
             ntk = nngp + sw2 * (ntk * tdot)
@@ -277,15 +306,14 @@ def _table_block_fn(spec, x1, x2, same, xp):
     norm2 = norm1 if same else xp.sqrt(xp.sum(x2 * x2, axis=1) / d)
     # rows scaled to unit norm, so one product gives the correlations; zero rows get a zero kernel
     unit1 = unit_rows(x1, xp, name="x1", zero_rows="keep")
-    unit2_t = (unit1 if same else unit_rows(x2, xp, name="x2", zero_rows="keep")).T
+    unit2 = unit1 if same else unit_rows(x2, xp, name="x2", zero_rows="keep")
     device = getattr(x1, "device", None)
 
     def block(start, stop):
-        rho = clip(unit1[start:stop, :] @ unit2_t, -1.0, 1.0, xp)
-        # a Gram diagonal of 1 - ulp would cost ~1e-8: the NTK map has a kink sqrt(1 - rho) at 1
+        theta = pair_angle(unit1[start:stop, :], unit2, xp)  # accurate next to 0 and pi, where cosines are not
         rows = slice(start, stop) if same else None
-        rho = _set_diagonal(rho, rows, _block_eye(rows, xp, device), 1.0, xp)
-        sigma_l, k_l = table(rho)
+        theta = _set_diagonal(theta, rows, _block_eye(rows, xp, device), 0.0, xp)
+        sigma_l, k_l = table.at_angle(theta)
         root = (scale * norm1[start:stop])[:, None] * norm2[None, :]
         out = (root * sigma_l if spec.want_nngp else None, root * k_l if spec.want_ntk else None)
         for name, mat in zip(("nngp", "ntk"), out):
@@ -304,12 +332,15 @@ def _direct_block_fn(spec, x1, x2, same, xp):
     d = x1.shape[1]
     var1_all = xp.sum(x1 * x1, axis=1) / d
     var2_all = var1_all if same else xp.sum(x2 * x2, axis=1) / d
+    unit1 = unit_rows(x1, xp, name="x1", zero_rows="keep")
+    unit2 = unit1 if same else unit_rows(x2, xp, name="x2", zero_rows="keep")
 
     def block(start, stop):
         cov = (x1[start:stop, :] @ x2.T) / d
         rows = slice(start, stop) if same else None
-        out = _direct_block(cov, var1_all[start:stop], var2_all, rows, spec.act, spec.depth, spec.sw2, spec.sb2,
-                            spec.want_ntk, xp)
+        theta = pair_angle(unit1[start:stop, :], unit2, xp)
+        out = _direct_block(cov, theta, var1_all[start:stop], var2_all, rows, spec.act, spec.depth, spec.sw2,
+                            spec.sb2, spec.want_ntk, xp)
         for name, mat in zip(("nngp", "ntk"), out):
             if mat is not None and not bool(xp.all(xp.isfinite(mat))):
                 raise FloatingPointError(

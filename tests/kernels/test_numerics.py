@@ -78,3 +78,52 @@ def test_normalized_angle_is_relatively_accurate(rho):
 def test_normalized_angle_clips(xp):
     out = normalized_angle(xp.asarray([1.0 + 1e-15, -1.0 - 1e-15]))
     assert_close(out, xp.asarray([0.0, math.pi]), xp=xp)
+
+
+@given(theta=st.floats(1e-200, math.pi))
+@example(theta=1e-200)
+@example(theta=0.9999)
+@example(theta=1.0)
+@example(theta=0.625)
+def test_sin_minus_theta_cos_against_mpmath(theta):
+    """Within 3 ulps (6.7e-16 relative) of 700-digit arithmetic."""
+    from kernels.numerics import sin_minus_theta_cos
+
+    got = float(sin_minus_theta_cos(np.array([theta]))[0])
+    with mpmath.workdps(700):  # the two terms cancel to ~theta^3: enough digits for theta down to 1e-200
+        t = mpmath.mpf(theta)
+        want = mpmath.sin(t) - t * mpmath.cos(t)
+    assert abs(got - float(want)) <= 6.7e-16 * abs(float(want)) + 1e-320
+
+
+@given(a=st.floats(-1.0, 1.0), b=st.floats(-1.0, 1.0))
+def test_asin_difference_against_mpmath(a, b):
+    from kernels.numerics import asin_difference
+
+    ma, mb = mpmath.mpf(a), mpmath.mpf(b)
+    ra, rb = float(mpmath.sqrt(1 - ma * ma)), float(mpmath.sqrt(1 - mb * mb))
+    got = float(asin_difference(np.array([a]), np.array([b]), np.array([ra]), np.array([rb]), np.array([float(ma * ma - mb * mb)]))[0])
+    want = mpmath.asin(ma) - mpmath.asin(mb)
+    assert abs(got - float(want)) <= 1e-15 * abs(float(want)) + 1e-300
+
+
+@given(seed=st.integers(0, 2**32 - 1), gap=st.floats(1e-14, 1.0), sign=st.sampled_from([1.0, -1.0]))
+def test_pair_angle_is_accurate_for_near_parallel_and_antipodal_rows(seed, gap, sign):
+    from kernels.numerics import pair_angle, unit_rows
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(1, 4))
+    y = sign * x + gap * rng.normal(size=(1, 4))
+    got = float(pair_angle(unit_rows(x), unit_rows(y))[0, 0])
+    mx, my = [mpmath.mpf(v) for v in x[0]], [mpmath.mpf(v) for v in y[0]]
+    cos = mpmath.fsum(a * b for a, b in zip(mx, my)) / mpmath.sqrt(mpmath.fsum(a * a for a in mx) * mpmath.fsum(b * b for b in my))
+    want = mpmath.acos(cos)
+    assert abs(got - float(want)) <= 4e-16 * math.pi  # absolute: what the kernels need
+
+
+def test_angle_from_gaps():
+    from kernels.numerics import angle_from_gaps
+
+    theta = np.array([1e-150, 1e-8, 1.0, 3.0])
+    gap, cogap = 2 * np.sin(theta / 2) ** 2, 2 * np.cos(theta / 2) ** 2
+    assert_close(angle_from_gaps(gap, cogap), theta, rtol=4e-16)

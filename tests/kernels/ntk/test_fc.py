@@ -232,3 +232,49 @@ def test_quadrature_callable_matches_closed_form(act, degree):
     generic = fc_kernel(x1, x2, depth=3, activation=Quadrature(act.fn, degree=degree), W_std=1.1, b_std=0.2)
     np.testing.assert_allclose(to_numpy(generic.nngp), closed.nngp, rtol=1e-8)
     np.testing.assert_allclose(to_numpy(generic.ntk), closed.ntk, rtol=1e-8)
+
+
+# --- accuracy at the edges against mpmath (proofs_check.references.fc_kernel_reference) -----------
+
+EDGE_CONFIGS = [("relu", 1, 0.5, 0.0), ("relu", 3, 1.4, 0.1), ("relu", 50, 2**0.5, 0.0), ("relu", 20, 1.3, 0.3),
+                ("erf", 1, 0.5, 0.0), ("erf", 50, 2.0, 0.0), ("erf", 10, 1.5, 0.2), ("abs", 6, 1.0, 0.0),
+                ("sign", 3, 1.0, 0.2)]
+
+
+def _edge_pair(kind, rng):
+    x = rng.normal(size=5)
+    return x, {"parallel": 1.7 * x, "antipodal": -1.7 * x, "near": x + 1e-6 * rng.normal(size=5),
+               "near_antipodal": -x + 1e-6 * rng.normal(size=5), "generic": rng.normal(size=5)}[kind]
+
+
+@pytest.mark.parametrize("kind", ["parallel", "antipodal", "near", "near_antipodal", "generic"])
+@pytest.mark.parametrize("config", EDGE_CONFIGS, ids=lambda c: f"{c[0]}-L{c[1]}-w{c[2]:.2g}-b{c[3]}")
+def test_degenerate_pairs_against_mpmath(kind, config):
+    """Every entry within 1e-12 of sqrt(K_ii K_jj) of a 50-digit recursion (issue 12, section 2), except the
+    erf network near antipodal pairs: measured up to 3.5e-12 there, tested at 5e-12."""
+    from proofs_check.references import fc_kernel_reference
+
+    act, depth, w_std, b_std = config
+    rng = np.random.default_rng(abs(hash((kind, config))) % 2**32)
+    x, y = _edge_pair(kind, rng)
+    tol = 5e-12 if (act == "erf" and kind == "near_antipodal") else 1e-12
+    methods = ["direct", "table"] if (b_std == 0.0 and act in ("relu", "abs") and depth >= 1) else ["direct"]
+    refs = [fc_kernel_reference(a, b, depth, act, w_std, b_std) for a, b in ((x, y), (x, x), (y, y))]
+    for method in methods:
+        k = fc_kernel(np.stack([x, y]), depth=depth, activation=act, W_std=w_std, b_std=b_std, method=method)
+        for got, index in ((k.nngp, 0), (k.ntk, 1)):
+            scale = math.sqrt(float(refs[1][index] * refs[2][index]))
+            assert abs(got[0, 1] - float(refs[0][index])) <= tol * scale, (method, got[0, 1], refs[0][index])
+
+
+def test_issue_12_reproducer_antipodal_relu():
+    """X[2] = -1.7 X[0]: the exact NTK entry is -4.4e-20 (a one-ulp departure from antipodal); it was -8.4e-10."""
+    from proofs_check.references import fc_kernel_reference
+
+    X = np.random.default_rng(0).normal(size=(3, 4))
+    X[2] = -1.7 * X[0]
+    k = fc_kernel(X, depth=1, W_std=0.5, activation="relu")
+    nngp, ntk = fc_kernel_reference(X[0], X[2], 1, "relu", 0.5)
+    scale = float(fc_kernel_reference(X[0], X[0], 1, "relu", 0.5)[1])
+    assert abs(k.ntk[0, 2] - float(ntk)) <= 1e-15 * scale
+    assert abs(k.nngp[0, 2] - float(nngp)) <= 1e-15 * scale
