@@ -10,14 +10,26 @@ depend on the inputs only through their cosine xi:
     Sigma^l = phĭ(Sigma^(l-1))                  (clipped to [-1, 1]; NNGP),
     K^l     = Sigma^l + K^(l-1) phĭ'(Sigma^(l-1))                   (NTK).
 
-Numerics.  The recursions work on cosines (never on variances), so repelling duals (phĭ'(1) > 1) cannot
-blow up.  In the 1-NN regime off-diagonal kernels behave like xi^(k^L) and underflow; for polynomial
-duals :func:`log_nngp_ntk` runs the recursion on (log|x|, sign x) instead.  :func:`tabulate_depth` makes
-the evaluation cost independent of depth: the depth-L maps xi -> (Sigma^L, K^L) are computed once on a grid
-of the angle (uniform in u = theta + c ln(theta / (pi - theta)), which resolves both ends of [0, pi] where
-the sqrt(1 - xi^2) singularities live) and then interpolated by local degree-5 Lagrange polynomials, in the
-log domain wherever the stencil keeps one sign.  :mod:`kernels.ntk.fc` evaluates its homogeneous-activation
-path through these tables too.
+Numerics.  :func:`nngp_ntk` and :func:`log_nngp_ntk` are the plain float recursions on cosines (reference
+implementations).  :func:`tabulate_depth` computes the depth-L maps once on a grid of the angle theta =
+arccos xi (8193 nodes uniform in u = theta + 0.1 ln(theta / (pi - theta)), theta in [1e-20, pi - 1e-15]) and
+interpolates them by local degree-5 Lagrange polynomials in u (in log|f| towards xi = +-1 where the stencil keeps
+one sign; linear in theta beyond the outer nodes), so its cost does not grow with depth at evaluation:
+
+* the recursion runs on the angle where |xi| > 1/2, from the dual's stable forms of 1 -+ phĭ(cos theta)
+  (:class:`kernels.ntk.duals.NormalizedDual`), and on xi itself in the middle, where values tend to 0;
+* majority-vote duals (ReLU) deeper than 64 layers: the maps theta -> theta_L and the affine NTK maps are
+  composed by binary powering in the angle, O(grid log L);
+* singular regime: once every |Sigma| < 1e-20 the remaining layers are linear (phĭ(s) = phĭ'(0) s to
+  rounding) and summed in closed form; 1-NN regime (polynomial duals, log domain): likewise, and a monomial
+  xi^k is exact in closed form (Sigma^L = K^L / K^L(1) = xi^(k^L)).  The cost is bounded in L for every regime;
+* odd duals are evaluated on [0, pi/2] and reflected: exactly odd, Sigma^L(0) = 0.
+
+Measured against 32-digit mpmath (:func:`proofs_check.references.ntk_normalized_recursion`) at angles from
+1e-9 to pi: ReLU, normalised K^L / K^L(1), relative error <= 1.0e-13 (L = 1e3), 1.6e-13 (1e4), 8.2e-12 (1e5),
+1.1e-11 (2e5), Sigma^L <= 2.2e-16; erf (L = 60), sine_2.676 (40), 3d_opt and 5d_opt (60), hermite_2 (12):
+<= 3.6e-12, except 5d_opt within 1e-4 of antipodal, where values below 1e-60 next to the dual's double root at
+-1 lose up to 2e-8 (and O(1) below 1e-100).  Angles are read with math.pi standing for pi.
 """
 
 from __future__ import annotations
@@ -42,8 +54,8 @@ __all__ = ["nngp_ntk", "log_nngp_ntk", "DepthTable", "tabulate_depth"]
 def nngp_ntk(xi, dual, depth: int, *, dual_derivative: Callable | None = None, normalized: bool = False):
     """(Sigma^L, K^L) of the normalised recursion at the cosines ``xi`` (any shape), O(size * depth).
 
-    The reference implementation; :func:`tabulate_depth` gives the same values at a cost independent
-    of depth.  ``xi`` is clipped to [-1, 1] (dot products of unit vectors may round past 1).
+    The plain float reference implementation; :func:`tabulate_depth` gives the values (more accurately next
+    to xi = +-1) at a cost bounded in depth.  ``xi`` is clipped to [-1, 1] (dot products of unit vectors may round past 1).
     ``normalized=True`` returns K^L / K^L(1) in place of K^L, carried through the recursion
     (N^l = Sigma^l / K^l(1) + N^(l-1) phĭ'(Sigma^(l-1)) K^(l-1)(1) / K^l(1)), so it never overflows.
     """

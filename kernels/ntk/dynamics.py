@@ -106,6 +106,20 @@ class _Solver:
         return v @ (weights[:, None] * (v.T @ b))
 
 
+def _times(t):
+    """None (converged predictor: t None or a scalar inf) or a 1-D NumPy array of finite times >= 0."""
+    if t is None:
+        return None
+    times = np.atleast_1d(np.asarray(t, dtype=float))
+    if times.ndim != 1 or np.any(np.isnan(times)) or np.any(times < 0):
+        raise ValueError(f"t must be None, a time >= 0 or a 1-D sequence of times >= 0, got {t!r}")
+    if np.ndim(t) == 0 and math.isinf(float(t)):
+        return None
+    if np.any(np.isinf(times)):
+        raise ValueError(f"t: use t=None (or a scalar inf) for the converged predictor, got {t!r}")
+    return times
+
+
 def gp_inference(
     k_train_train: FCKernel,
     k_test_train: FCKernel,
@@ -151,15 +165,7 @@ def gp_inference(
     y2 = y[:, None] if vector_target else y
     size = y.shape[0] * (1 if vector_target else y.shape[1])
 
-    times = None
-    if t is not None:
-        times_np = np.atleast_1d(np.asarray(t, dtype=float))
-        if times_np.ndim != 1 or np.any(np.isnan(times_np)) or np.any(times_np < 0):
-            raise ValueError(f"t must be None, a time >= 0 or a 1-D sequence of times >= 0, got {t!r}")
-        if not (np.ndim(t) == 0 and math.isinf(float(t))):
-            times = times_np
-    if times is not None and np.any(np.isinf(times)):
-        raise ValueError(f"t: use t=None (or a scalar inf) for the converged predictor, got {t!r}")
+    times = _times(t)
 
     solver = _Solver(_regularized(k_dd, diag_reg, diag_reg_absolute_scale, xp), xp, eigen=times is not None)
     want_cov = nngp_test_test is not None

@@ -251,7 +251,7 @@ def _edge_pair(kind, rng):
 @pytest.mark.parametrize("config", EDGE_CONFIGS, ids=lambda c: f"{c[0]}-L{c[1]}-w{c[2]:.2g}-b{c[3]}")
 def test_degenerate_pairs_against_mpmath(kind, config):
     """Every entry within 1e-12 of sqrt(K_ii K_jj) of a 50-digit recursion (issue 12, section 2), except the
-    erf network near antipodal pairs: measured up to 3.5e-12 there, tested at 5e-12."""
+    erf network near antipodal pairs: measured up to 3.5e-12 there (depth 50, W_std 2), tested at 5e-12."""
     from proofs_check.references import fc_kernel_reference
 
     act, depth, w_std, b_std = config
