@@ -181,6 +181,8 @@ def to_numpy(x) -> np.ndarray:
     """
     if isinstance(x, np.ndarray):
         return x
+    if isinstance(x, np.generic):
+        return np.asarray(x)
     if hasattr(x, "get") and type(x).__module__.startswith("cupy"):
         return x.get()
     if is_array_api_obj(x):
