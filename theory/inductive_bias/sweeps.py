@@ -1,4 +1,4 @@
-"""Inductive bias against input dimension: the resumable sweep behind ``figures/fig_ib_dimension.py``.
+"""Inductive bias against input dimension: the resumable sweep behind ``figures/fig_inductive_bias_dimension.py``.
 
 Paper: Akhilan Boopathy, William Yue, Jaedong Hwang, Abhiram Iyer, Ila Fiete, "Towards Exact
 Computation of Inductive Bias", IJCAI 2024 (arXiv 2406.15941): higher-dimensional tasks need more
