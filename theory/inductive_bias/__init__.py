@@ -11,83 +11,12 @@ arXiv 2406.15941.
 * :mod:`.sweeps`: the dimension sweep (resumable, on any executor)
 """
 
-from .gen_chi2 import (
-    GeneralizedChi2,
-    CDFResult,
-    BitsResult,
-    BelowMinimumWarning,
-)
-from .gp_hypotheses import (
-    RBFKernel,
-    rbf_kernel,
-    fc_kernel_fn,
-    GPPosterior,
-    gp_posterior,
-    sample_functions,
-    sample_losses,
-    test_loss,
-    loss_distribution,
-    standard_normal,
-)
-from .nn_hypotheses import (
-    MLPEnsemble,
-    init_mlps,
-    mlp_forward,
-    train_mlps,
-    nn_test_losses,
-)
-from .estimators import (
-    NCX2Fit,
-    fit_ncx2,
-    ncx2_logpdf,
-    sankaran_log_cdf,
-    ncx2_inductive_bias,
-    NCX2InductiveBias,
-    InductiveBiasResult,
-    NCX2Estimate,
-    exact_inductive_bias,
-)
-from .sweeps import DimensionSweepResult, dimension_sweep
-from .tasks import (
-    Task,
-    synthetic_classification,
-    synthetic_regression,
-    digits_task,
-)
+from . import gen_chi2, gp_hypotheses, nn_hypotheses, estimators, sweeps, tasks
+from .gen_chi2 import *  # noqa: F403
+from .gp_hypotheses import *  # noqa: F403
+from .nn_hypotheses import *  # noqa: F403
+from .estimators import *  # noqa: F403
+from .sweeps import *  # noqa: F403
+from .tasks import *  # noqa: F403
 
-__all__ = [
-    "GeneralizedChi2",
-    "CDFResult",
-    "BitsResult",
-    "BelowMinimumWarning",
-    "RBFKernel",
-    "rbf_kernel",
-    "fc_kernel_fn",
-    "GPPosterior",
-    "gp_posterior",
-    "sample_functions",
-    "sample_losses",
-    "test_loss",
-    "loss_distribution",
-    "standard_normal",
-    "MLPEnsemble",
-    "init_mlps",
-    "mlp_forward",
-    "train_mlps",
-    "nn_test_losses",
-    "NCX2Fit",
-    "fit_ncx2",
-    "ncx2_logpdf",
-    "sankaran_log_cdf",
-    "ncx2_inductive_bias",
-    "NCX2InductiveBias",
-    "InductiveBiasResult",
-    "NCX2Estimate",
-    "exact_inductive_bias",
-    "Task",
-    "synthetic_classification",
-    "synthetic_regression",
-    "digits_task",
-    "DimensionSweepResult",
-    "dimension_sweep",
-]
+__all__ = [*gen_chi2.__all__, *gp_hypotheses.__all__, *nn_hypotheses.__all__, *estimators.__all__, *sweeps.__all__, *tasks.__all__]

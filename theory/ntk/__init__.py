@@ -8,19 +8,9 @@ PNAS 2023, arXiv 2204.14126.
 * :mod:`.sweeps`: the depth sweep (agreement with the infinite-depth limits), resumable, on any executor
 """
 
-from .data import DIRICHLET_ALPHAS, dirichlet_bayes_predict, sample_dirichlet_sphere
-from .metrics import accuracy, agreement
-from .sweeps import PANELS, SweepPlan, depth_point, depth_sweep, sweep_plan
+from . import data, metrics, sweeps
+from .data import *  # noqa: F403
+from .metrics import *  # noqa: F403
+from .sweeps import *  # noqa: F403
 
-__all__ = [
-    "DIRICHLET_ALPHAS",
-    "sample_dirichlet_sphere",
-    "dirichlet_bayes_predict",
-    "accuracy",
-    "agreement",
-    "PANELS",
-    "SweepPlan",
-    "sweep_plan",
-    "depth_point",
-    "depth_sweep",
-]
+__all__ = [*data.__all__, *metrics.__all__, *sweeps.__all__]

@@ -12,71 +12,11 @@ generalization", ICLR 2024, arXiv 2310.03957.
   embedder and language model, and the AG News experiment
 """
 
-from .kl import binary_kl, kl_inverse, kl_inverse_lower
-from .bounds import (
-    binomial_test_set_bound,
-    test_set_kl_bound,
-    realizable_test_set_bound,
-    occam_bound,
-    mcallester_1999_bound,
-    sqrt_bound,
-    maurer_bound,
-    langford_seeger_bound,
-    catoni_bound,
-    all_bounds,
-    DEFAULT_CATONI_GRID,
-    OCCAM_FORMS,
-)
-from .coverage import CoverageResult, CoverageSetting, coverage_allowance, coverage_study, monte_carlo_coverage
-from .priors import PromptPrior, LMPromptPrior, UniformTokenPrior, UnigramPrior
-from .prompts import (
-    Embedder,
-    CausalLM,
-    PromptTemplate,
-    class_prompt_texts,
-    prompt_errors,
-    ZeroShotClassifier,
-    PromptReport,
-    evaluate_prompts,
-    GreedySearchResult,
-    greedy_prompt_search,
-    kendall_tau,
-)
+from . import kl, bounds, coverage, priors, prompts
+from .kl import *  # noqa: F403
+from .bounds import *  # noqa: F403
+from .coverage import *  # noqa: F403
+from .priors import *  # noqa: F403
+from .prompts import *  # noqa: F403
 
-__all__ = [
-    "binary_kl",
-    "kl_inverse",
-    "kl_inverse_lower",
-    "binomial_test_set_bound",
-    "test_set_kl_bound",
-    "realizable_test_set_bound",
-    "occam_bound",
-    "mcallester_1999_bound",
-    "sqrt_bound",
-    "maurer_bound",
-    "langford_seeger_bound",
-    "catoni_bound",
-    "all_bounds",
-    "DEFAULT_CATONI_GRID",
-    "OCCAM_FORMS",
-    "CoverageResult",
-    "CoverageSetting",
-    "coverage_allowance",
-    "coverage_study",
-    "monte_carlo_coverage",
-    "Embedder",
-    "CausalLM",
-    "PromptTemplate",
-    "class_prompt_texts",
-    "prompt_errors",
-    "ZeroShotClassifier",
-    "PromptPrior",
-    "LMPromptPrior",
-    "UniformTokenPrior",
-    "UnigramPrior",
-    "PromptReport",
-    "evaluate_prompts",
-    "GreedySearchResult",
-    "greedy_prompt_search",
-    "kendall_tau",
-]
+__all__ = [*kl.__all__, *bounds.__all__, *coverage.__all__, *priors.__all__, *prompts.__all__]
