@@ -259,12 +259,12 @@ class Sign(Activation):
 
     def pair(self, q11, q22, theta, cos, t11, t22, xp=None):
         """Stable form: unit output variances and correlation 1 - 2 theta / pi, so 1 -+ cos theta_T are
-        2 theta / pi and 2 - 2 theta / pi exactly."""
+        2 theta / pi and 2 (pi - theta) / pi (pi - theta exact for theta >= pi/2)."""
         xp = array_namespace(q11, q22, theta) if xp is None else xp
         positive = (q11 > 0) & (q22 > 0)
         theta = xp.where(positive, theta, math.pi / 2)
         t12 = 1.0 - theta * (2.0 / math.pi)
-        theta_t = angle_from_gaps(theta * (2.0 / math.pi), 2.0 - theta * (2.0 / math.pi), xp)
+        theta_t = angle_from_gaps(theta * (2.0 / math.pi), (math.pi - theta) * (2.0 / math.pi), xp)
         return t12, xp.zeros_like(t12), theta_t
 
     def fn(self, x, xp=None):

@@ -187,3 +187,52 @@ def test_backends_agree(xp, act):
     t, tdot = act.kernel(xp.asarray(q11), xp.asarray(q22), xp.asarray(q12))
     assert_close(t, t_np, xp=xp, rtol=1e-14, atol=1e-15)
     assert_close(tdot, tdot_np, xp=xp, rtol=1e-14, atol=1e-15)
+
+
+@pytest.mark.parametrize("act", [Relu(), LeakyRelu(0.2), Abs(), ABRelu(-0.3, 0.8), Erf(), Erf(1.3, 0.7, 0.0),
+                                 Erf(1.1, 0.9, 0.4), Sign()], ids=repr)
+@given(q11=st.floats(0.05, 20.0), q22=st.floats(0.05, 20.0), theta=st.floats(0.0, math.pi))
+@example(q11=1.0, q22=1.0, theta=1e-9)
+@example(q11=2.0, q22=0.5, theta=math.pi - 1e-9)
+def test_pair_is_the_kernel_with_a_stable_output_angle(act, q11, q22, theta):
+    """pair(): T12, Tdot and the output angle of [[t11, T12], [T12, t22]] against the closed forms at 100 digits
+    (T12 to 1e-14 of sqrt(t11 t22), Tdot and the angle to 1e-14 absolute), degenerate pairs included."""
+    import mpmath
+
+    q11a, q22a, th = np.array([q11]), np.array([q22]), np.array([theta])
+    t11, t22 = act.kernel(q11a, q11a, q11a)[0], act.kernel(q22a, q22a, q22a)[0]
+    t12, tdot, theta_t = act.pair(q11a, q22a, th, np.cos(th), t11, t22)
+    scale = math.sqrt(float(t11[0] * t22[0]))
+    with mpmath.workdps(100):  # arccos next to -1 and the determinant both halve the digits
+        a, b, t = (mpmath.mpf(v) for v in (q11, q22, theta))
+        if theta > math.pi / 2:  # math.pi stands for pi (the package's convention): pi - theta is exact
+            t = mpmath.pi - (mpmath.mpf(math.pi) - t)
+        c = mpmath.sqrt(a * b) * mpmath.cos(t)
+
+        def T(x, y, z):
+            if isinstance(act, ABRelu):
+                ang = mpmath.acos(max(min(z / mpmath.sqrt(x * y), 1), -1))
+                td = (act.a**2 + act.b**2) / 2 - (act.a - act.b) ** 2 * ang / (2 * mpmath.pi)
+                return (act.a - act.b) ** 2 / (2 * mpmath.pi) * mpmath.sqrt(max(x * y - z * z, 0)) + td * z
+            if isinstance(act, Erf):
+                b2 = mpmath.mpf(act.b) ** 2
+                root = mpmath.sqrt((1 + 2 * b2 * x) * (1 + 2 * b2 * y) - 4 * b2 * b2 * z * z)
+                return act.a**2 * 2 / mpmath.pi * mpmath.atan2(2 * b2 * z, root) + act.c**2
+            return 1 - 2 * mpmath.acos(max(min(z / mpmath.sqrt(x * y), 1), -1)) / mpmath.pi
+
+        def Tdot(x, y, z):
+            if isinstance(act, ABRelu):
+                ang = mpmath.acos(max(min(z / mpmath.sqrt(x * y), 1), -1))
+                return (act.a**2 + act.b**2) / 2 - (act.a - act.b) ** 2 * ang / (2 * mpmath.pi)
+            if isinstance(act, Erf):
+                b2 = mpmath.mpf(act.b) ** 2
+                root = mpmath.sqrt((1 + 2 * b2 * x) * (1 + 2 * b2 * y) - 4 * b2 * b2 * z * z)
+                return act.a**2 * b2 * 4 / mpmath.pi / root
+            return mpmath.mpf(0)
+
+        s11, s22, s12 = T(a, a, a), T(b, b, b), T(a, b, c)
+        want = mpmath.atan2(mpmath.sqrt(max(s11 * s22 - s12 * s12, 0)), s12)
+        want_tdot = Tdot(a, b, c)
+    assert abs(theta_t[0] - float(want)) <= 1e-14 * math.pi
+    assert abs(t12[0] - float(s12)) <= 1e-14 * scale
+    assert abs(tdot[0] - float(want_tdot)) <= 1e-14 * max(1.0, abs(float(want_tdot)))  # absolute: it multiplies the NTK
