@@ -308,3 +308,43 @@ def test_hermite_k_tables_are_exact_monomials():
     assert_close(ntk, xi ** 1024, rtol=1e-12, atol=1e-300)
     log_sigma = tabulate_depth("hermite_3", 500).log(np.array([0.5]))[0]
     assert_close(log_sigma, 3.0**500 * np.log(np.array([0.5])), rtol=1e-12)
+
+
+def test_singular_tail_in_closed_form_against_mpmath():
+    """erf at depth 1000, 3d_opt and 5d_opt at 400: the layers past |Sigma| < 1e-20 are summed in closed form;
+    log|Sigma^L| and log|K^L / K^L(1)| (values down to 1e-360) within 1e-10 relative of 32-digit arithmetic."""
+    import mpmath as mp
+
+    from proofs_check.references import ntk_normalized_recursion
+
+    for name, coefficients, depth in (("erf", "erf", 1000), ("3d_opt", (0.0, 0.5, 0.0, 0.5), 400),
+                                      ("5d_opt", (0.0, 0.25, 0.5, 0.25), 400)):
+        table = tabulate_depth(name, depth)
+        theta = np.array([0.5, 1.2, 2.0])
+        log_s, _, log_k, _ = table.log(np.cos(theta))
+        for i, th in enumerate(theta):
+            s_ref, k_ref = ntk_normalized_recursion(coefficients, th, depth, dps=32)
+            want_s, want_k = float(mp.log(abs(s_ref))), float(mp.log(abs(k_ref)))
+            assert abs(log_s[i] - want_s) <= 1e-10 * abs(want_s) and abs(log_k[i] - want_k) <= 1e-10 * abs(want_k), name
+
+
+def test_one_nn_tail_of_a_general_polynomial_against_mpmath():
+    """0.7 xi^2 + 0.3 xi^3 at depth 200 (past the tail, ~140 layers for the node next to xi = 1): log|Sigma^L|
+    ~ -1e60 and log|K^L / K^L(1)| from the closed-form tail within 1e-10 relative of 60-digit arithmetic."""
+    import mpmath as mp
+
+    from kernels.ntk.duals import polynomial_dual
+
+    table = tabulate_depth(polynomial_dual((0.0, 0.0, 0.7, 0.3)), 200)
+    xi = np.array([0.3, 0.8, -0.6])
+    log_s, sign_s, log_k, sign_k = table.log(xi)
+    with mp.workdps(60):
+        for i, x0 in enumerate(xi):
+            s, k, k1 = mp.mpf(x0), mp.mpf(x0), mp.mpf(1)
+            for _ in range(200):
+                s_next = 0.7 * s**2 + 0.3 * s**3
+                k = s_next + k * (1.4 * s + 0.9 * s**2)
+                k1 = 1 + 2.3 * k1
+                s = s_next
+            assert abs(log_s[i] - float(mp.log(abs(s)))) <= 1e-10 * abs(float(mp.log(abs(s))))
+            assert abs(log_k[i] - float(mp.log(abs(k / k1)))) <= 1e-10 * abs(float(mp.log(abs(k / k1))))
