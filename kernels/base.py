@@ -16,6 +16,9 @@ scikit-learn; an estimator here only stores its arguments in ``__init__`` and se
 
 from __future__ import annotations
 
+import contextlib
+import re
+
 import numpy as np
 from array_api_compat import is_array_api_obj, is_numpy_array
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -67,6 +70,19 @@ def _check_device_X(estimator, X, reset: bool, ensure_min_samples: int):
     return X
 
 
+@contextlib.contextmanager
+def _naming(argument: str):
+    """Prefix scikit-learn's validation errors with the argument they concern when the message does not say it
+    (e.g. "Found array with 0 sample(s)"); the rest of the message, which scikit-learn's checks match, is kept."""
+    try:
+        yield
+    except ValueError as err:
+        message = str(err)
+        if re.search(r"\b(X|y)\b", message):
+            raise
+        raise ValueError(f"{argument}: {message}") from err
+
+
 class Estimator(BaseEstimator):
     """Base of every estimator in the package (combine with ``ClassifierMixin`` / ``RegressorMixin``)."""
 
@@ -74,8 +90,9 @@ class Estimator(BaseEstimator):
         """Validated 2-D float array (float64 unless float32 came in), in the namespace it came in."""
         if is_device_array(X):
             return _check_device_X(self, X, reset, ensure_min_samples)
-        return validate_data(self, X, reset=reset, dtype=[np.float64, np.float32],
-                             ensure_min_samples=ensure_min_samples)
+        with _naming("X"):
+            return validate_data(self, X, reset=reset, dtype=[np.float64, np.float32],
+                                 ensure_min_samples=ensure_min_samples)
 
     def _validate_Xy(self, X, y, *, y_numeric: bool, ensure_min_samples: int = 1):
         """Validated (X, y) for ``fit``; ``y`` is 1-D (a column vector is accepted with scikit-learn's warning)."""
@@ -92,8 +109,9 @@ class Estimator(BaseEstimator):
                 if not bool(xp.all(xp.isfinite(y))):
                     raise ValueError("Input y contains NaN or infinity.")
             return X, y
-        return validate_data(self, X, y, dtype=[np.float64, np.float32], y_numeric=y_numeric,
-                             ensure_min_samples=ensure_min_samples)
+        with _naming("X"):
+            return validate_data(self, X, y, dtype=[np.float64, np.float32], y_numeric=y_numeric,
+                                 ensure_min_samples=ensure_min_samples)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
