@@ -145,10 +145,36 @@ def gp_inference(
     nngp_test_test : None (mean only), the ``(m, m)`` NNGP test-test matrix (full covariance) or its
         diagonal ``(m,)`` (covariance diagonal only).
     """
-    if get not in ("nngp", "ntk"):
-        raise ValueError(f"get must be 'nngp' or 'ntk', got {get!r}")
     learning_rate = check_positive(learning_rate, "learning_rate")
     diag_reg = check_positive(diag_reg, "diag_reg", allow_zero=True)
+    k_dd, k_td, y2, vector_target, xp = _gp_inputs(k_train_train, k_test_train, y_train, get)
+    size = y2.shape[0] * (1 if vector_target else y2.shape[1])
+    times = _times(t)
+    solver = _Solver(_regularized(k_dd, diag_reg, diag_reg_absolute_scale, xp), xp, eigen=times is not None)
+    cov_terms = None
+    if nngp_test_test is not None:
+        if k_train_train.nngp is None or k_test_train.nngp is None:
+            raise ValueError("the covariance needs the 'nngp' kernels in k_train_train and k_test_train")
+        cov_terms = (k_train_train.nngp, k_test_train.nngp, nngp_test_test)
+
+    def at(s):
+        return _moments_at(s, solver, size, y2, vector_target, k_td, get, cov_terms, xp)
+
+    if times is None:
+        return Gaussian(*at(None))
+    results = [at(float(s) * learning_rate) for s in times]
+    means = xp.stack([r[0] for r in results])
+    covs = xp.stack([r[1] for r in results]) if cov_terms is not None else None
+    if np.ndim(t) == 0:
+        means = means[0, ...]
+        covs = None if covs is None else covs[0, ...]
+    return Gaussian(means, covs)
+
+
+def _gp_inputs(k_train_train, k_test_train, y_train, get):
+    """The ``get`` kernels, the targets as a column block, whether they came as a vector, and the namespace."""
+    if get not in ("nngp", "ntk"):
+        raise ValueError(f"get must be 'nngp' or 'ntk', got {get!r}")
     k_dd = getattr(k_train_train, get)
     k_td = getattr(k_test_train, get)
     if k_dd is None or k_td is None:
@@ -162,49 +188,31 @@ def gp_inference(
             f"got {tuple(k_dd.shape)}, {tuple(k_td.shape)}, {tuple(y.shape)}"
         )
     vector_target = y.ndim == 1
-    y2 = y[:, None] if vector_target else y
-    size = y.shape[0] * (1 if vector_target else y.shape[1])
+    return k_dd, k_td, (y[:, None] if vector_target else y), vector_target, xp
 
-    times = _times(t)
 
-    solver = _Solver(_regularized(k_dd, diag_reg, diag_reg_absolute_scale, xp), xp, eigen=times is not None)
-    want_cov = nngp_test_test is not None
-    if want_cov:
-        sigma_dd, sigma_td = k_train_train.nngp, k_test_train.nngp
-        if sigma_dd is None or sigma_td is None:
-            raise ValueError("the covariance needs the 'nngp' kernels in k_train_train and k_test_train")
-        full_cov = nngp_test_test.ndim == 2
-
-    def one_time(s):
-        mean = k_td @ solver(y2, s, size)
-        if vector_target:
-            mean = mean[:, 0]
-        if not want_cov:
-            return mean, None
-        if get == "nngp":
-            s2 = None if s is None else 2.0 * s
-            solved = solver(sigma_td.T, s2, size)  # (n, m)
-            if full_cov:
-                return mean, nngp_test_test - k_td @ solved
-            return mean, nngp_test_test - xp.sum(k_td.T * solved, axis=0)
-        transfer = solver(k_td.T, s, size)  # (n, m): K_reg^-1 Theta_dt or its finite-time analogue
-        cross = solver(sigma_td.T, s, size)  # (n, m)
+def _moments_at(s, solver, size, y2, vector_target, k_td, get, cov_terms, xp):
+    """(mean, covariance or its diagonal or None) at scaled time ``s`` (None: converged)."""
+    mean = k_td @ solver(y2, s, size)
+    if vector_target:
+        mean = mean[:, 0]
+    if cov_terms is None:
+        return mean, None
+    sigma_dd, sigma_td, nngp_test_test = cov_terms
+    full_cov = nngp_test_test.ndim == 2
+    if get == "nngp":
+        s2 = None if s is None else 2.0 * s
+        solved = solver(sigma_td.T, s2, size)  # (n, m)
         if full_cov:
-            term_2 = k_td @ cross
-            return mean, transfer.T @ (sigma_dd @ transfer) - (term_2 + term_2.T) + nngp_test_test
-        quadratic = xp.sum(transfer * (sigma_dd @ transfer), axis=0)
-        return mean, quadratic - 2.0 * xp.sum(k_td.T * cross, axis=0) + nngp_test_test
-
-    if times is None:
-        mean, cov = one_time(None)
-        return Gaussian(mean, cov)
-    results = [one_time(float(s) * learning_rate) for s in times]
-    means = xp.stack([r[0] for r in results])
-    covs = xp.stack([r[1] for r in results]) if want_cov else None
-    if np.ndim(t) == 0:
-        means = means[0, ...]
-        covs = None if covs is None else covs[0, ...]
-    return Gaussian(means, covs)
+            return mean, nngp_test_test - k_td @ solved
+        return mean, nngp_test_test - xp.sum(k_td.T * solved, axis=0)
+    transfer = solver(k_td.T, s, size)  # (n, m): K_reg^-1 Theta_dt or its finite-time analogue
+    cross = solver(sigma_td.T, s, size)  # (n, m)
+    if full_cov:
+        term_2 = k_td @ cross
+        return mean, transfer.T @ (sigma_dd @ transfer) - (term_2 + term_2.T) + nngp_test_test
+    quadratic = xp.sum(transfer * (sigma_dd @ transfer), axis=0)
+    return mean, quadratic - 2.0 * xp.sum(k_td.T * cross, axis=0) + nngp_test_test
 
 
 def fc_kernel_diagonal(x, *, depth, activation, W_std=1.0, b_std=0.0):
