@@ -27,7 +27,6 @@ __all__ = [
     "Options",
     "StrOptions",
     "check_in_open_interval",
-    "check_in_closed_interval",
     "check_positive",
     "check_positive_int",
     "check_finite_array",
@@ -51,14 +50,6 @@ def check_in_open_interval(value, name, low, high):
     v = _as_real(value, name)
     if not low < v < high:
         raise ValueError(f"{name} must lie in the open interval ({low}, {high}), got {value!r}")
-    return v
-
-
-def check_in_closed_interval(value, name, low, high):
-    """Scalar ``value`` in ``[low, high]``; returns it as float."""
-    v = _as_real(value, name)
-    if not low <= v <= high:
-        raise ValueError(f"{name} must lie in [{low}, {high}], got {value!r}")
     return v
 
 

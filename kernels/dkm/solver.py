@@ -30,9 +30,10 @@ from scipy.optimize import minimize
 
 from kernels.backend import array_namespace, from_numpy, to_numpy
 from kernels.linalg import CholeskyError, cholesky, solve_triangular
+from kernels.dkm.objective import _check_layers
 from kernels.dkm.whitened import whitened_grams, whitened_objective_and_grad
 
-__all__ = ["DKMSolution", "solve_dkm", "whitened_start", "Parameters", "minimise", "METHODS", "LOG_BOUNDS",
+__all__ = ["DKMSolution", "solve_dkm", "whitened_start", "Parameters", "minimise", "maximise", "METHODS", "LOG_BOUNDS",
            "NOISE_BOUNDS"]
 
 #: allowed range of each learnable kernel parameter, and of the noise variance (inputs and targets
@@ -343,23 +344,33 @@ def solve_dkm(
     xp = array_namespace(G0, Y)
     Y2 = Y if Y.ndim == 2 else Y[:, None]
     kernels = list(kernels)
-    if len(kernels) != len(nu) + 1:
-        raise ValueError(f"need one kernel per layer plus the output (len(kernels) = len(nu) + 1), "
-                         f"got {len(kernels)} kernels and {len(nu)} values of nu")
+    _check_layers(kernels, nu)
     params = Parameters([G0.shape[0]] * len(nu), nu, kernels, noise_var, learn_kernel=learn_kernel,
                         learn_noise=learn_noise, xp=xp, dtype=G0.dtype, min_noise_var=min_noise_var)
+    x0 = np.clip(params.pack(None if init is None else whitened_start(G0, init, kernels, params.nu, jitter)),
+                 *params.bounds())
+    return maximise(
+        lambda U, ks, s2: whitened_objective_and_grad(G0, U, Y2, ks, params.nu, s2, jitter, kernel_grad=learn_kernel),
+        lambda U, ks: whitened_grams(G0, U, ks, jitter),
+        params, x0, Y2.shape[0] * Y2.shape[1], method=method, tol=tol, max_iter=max_iter)
+
+
+def maximise(objective_and_grad, grams_of, params, x0, n_data, *, method, tol, max_iter) -> DKMSolution:
+    """Maximise a whitened DKM objective (full or sparse) over the packed coordinates of ``params``.
+
+    ``objective_and_grad(U, kernels, noise_var) -> (L, gradient)`` and ``grams_of(U, kernels) -> Grams``;
+    the search itself is :func:`minimise` on -L / n_data.
+    """
 
     def evaluate(x):
         U, ks, s2 = params.unpack(x)
-        value, grad = whitened_objective_and_grad(G0, U, Y2, ks, params.nu, s2, jitter, kernel_grad=learn_kernel)
+        value, grad = objective_and_grad(U, ks, s2)
         return value, params.flatten_grad(grad.U, grad.kernels, grad.log_noise_var)
 
-    x0 = np.clip(params.pack(None if init is None else whitened_start(G0, init, kernels, params.nu, jitter)),
-                 *params.bounds())
     x, f, n_iter, n_evals, grad_norm, trace, message = minimise(
-        evaluate, x0, n_data=Y2.shape[0] * Y2.shape[1], bounds=params.bounds(), scale=params.coordinate_scale(),
+        evaluate, x0, n_data=n_data, bounds=params.bounds(), scale=params.coordinate_scale(),
         method=method, tol=tol, max_iter=max_iter)
     U, ks, s2 = params.unpack(x)
-    return DKMSolution(grams=whitened_grams(G0, U, ks, jitter), kernels=ks, noise_var=s2,
-                       objective=-f * Y2.shape[0] * Y2.shape[1], n_iter=n_iter, n_evals=n_evals,
-                       converged=grad_norm <= tol, grad_norm=grad_norm, trace=trace, message=message)
+    return DKMSolution(grams=grams_of(U, ks), kernels=ks, noise_var=s2, objective=-f * n_data, n_iter=n_iter,
+                       n_evals=n_evals, converged=grad_norm <= tol, grad_norm=grad_norm, trace=trace,
+                       message=message)

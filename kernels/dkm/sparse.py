@@ -426,27 +426,18 @@ def solve_sparse_dkm(blocks0: SparseBlocks, Y, kernels, nu, noise_var: float, *,
     """
     import numpy as np
 
-    from kernels.dkm.solver import DKMSolution, Parameters, minimise
+    from kernels.dkm.objective import _check_layers
+    from kernels.dkm.solver import Parameters, maximise
 
     xp = array_namespace(blocks0.G_ii, Y)
     Y2 = Y if Y.ndim == 2 else Y[:, None]
     kernels = list(kernels)
-    if len(kernels) != len(nu) + 1:
-        raise ValueError(f"need len(kernels) = len(nu) + 1, got {len(kernels)} and {len(nu)}")
+    _check_layers(kernels, nu)
     params = Parameters([blocks0.G_ii.shape[0]] * len(nu), nu, kernels, noise_var, learn_kernel=learn_kernel,
                         learn_noise=learn_noise, xp=xp, dtype=blocks0.G_ii.dtype, min_noise_var=min_noise_var)
-
-    def evaluate(x):
-        U, ks, s2 = params.unpack(x)
-        value, grad = sparse_whitened_objective_and_grad(blocks0, U, Y2, ks, params.nu, s2, jitter,
-                                                         kernel_grad=learn_kernel)
-        return value, params.flatten_grad(grad.U, grad.kernels, grad.log_noise_var)
-
-    x0 = np.clip(params.pack(None), *params.bounds())
-    x, f, n_iter, n_evals, grad_norm, trace, message = minimise(
-        evaluate, x0, n_data=Y2.shape[0] * Y2.shape[1], bounds=params.bounds(), scale=params.coordinate_scale(),
+    return maximise(
+        lambda U, ks, s2: sparse_whitened_objective_and_grad(blocks0, U, Y2, ks, params.nu, s2, jitter,
+                                                             kernel_grad=learn_kernel),
+        lambda U, ks: sparse_whitened_grams(blocks0, U, ks, jitter),
+        params, np.clip(params.pack(None), *params.bounds()), Y2.shape[0] * Y2.shape[1],
         method=method, tol=tol, max_iter=max_iter)
-    U, ks, s2 = params.unpack(x)
-    return DKMSolution(grams=sparse_whitened_grams(blocks0, U, ks, jitter), kernels=ks, noise_var=s2,
-                       objective=-f * Y2.shape[0] * Y2.shape[1], n_iter=n_iter, n_evals=n_evals,
-                       converged=grad_norm <= tol, grad_norm=grad_norm, trace=trace, message=message)
