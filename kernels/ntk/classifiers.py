@@ -213,8 +213,8 @@ def kernel_interpolation_predict(gram_train, y_train, gram_test):
 def deep_kernel_predict(x_train, y_train, x_test, *, dual="relu", depth=1, kernel="ntk", table=None, **table_options):
     """Labels of the depth-L interpolating kernel classifier sign(y^T K_L^(-1) k_L(x)).
 
-    Works at any depth: the NTK is used as K^L / K^L(1); in the 1-NN regime of a polynomial dual the test
-    kernel comes from the log-domain table and each test row is divided by its largest entry.
+    Works at any depth: the NTK is used as K^L / K^L(1), and the test kernel comes from the table's log
+    values with each test row divided by its largest entry, so it stays finite where K^L underflows.
     """
     if kernel not in _KERNELS:
         raise ValueError(f"kernel must be one of {_KERNELS}, got {kernel!r}")
@@ -226,16 +226,15 @@ def deep_kernel_predict(x_train, y_train, x_test, *, dual="relu", depth=1, kerne
     xp = array_namespace(c_train)
     column = 0 if kernel == "nngp" else 1
     gram_train = t(c_train, normalized=True)[column]
-    if t.log_ratio:
-        log_abs, sign = t.log(c_test)[2 * column : 2 * column + 2]
-        top = xp.max(log_abs, axis=1, keepdims=True)
-        if not bool(xp.all(xp.isfinite(top))):
-            raise FloatingPointError(
-                f"the log-kernel underflows at depth {t.depth}: use infinite_depth_predict (the 1-NN limit)"
-            )
-        gram_test = sign * xp.exp(log_abs - top)
-    else:
-        gram_test = t(c_test, normalized=True)[column]
+    # Each test row is divided by its largest entry (the labels do not change), so rows whose kernel values
+    # all underflow float64 (deep singular duals: K^L(xi) ~ phĭ'(0)^L) stay informative.
+    log_abs, sign = t.log(c_test)[2 * column : 2 * column + 2]
+    top = xp.max(log_abs, axis=1, keepdims=True)
+    if not bool(xp.all(xp.isfinite(top))):
+        raise FloatingPointError(
+            f"the log-kernel underflows at depth {t.depth}: use infinite_depth_predict (the limit rule)"
+        )
+    gram_test = sign * xp.exp(log_abs - top)
     return kernel_interpolation_predict(gram_train, y_train, gram_test)
 
 

@@ -28,6 +28,7 @@ DIRICHLET_ALPHAS = {
     2: ((1.0, 2.0), (2.0, 1.0)),
     3: ((0.5, 0.5, 2.5), (2.5, 0.1, 0.5)),
     5: ((3.0, 1.0, 2.0, 1.0, 1.0), (1.0, 2.0, 2.0, 2.0, 3.0)),
+    9: ((1.0, 2.0, 1.0, 2.0, 1.0, 1.0, 1.0, 1.0, 1.0), (1.0, 1.0, 1.0, 2.0, 3.0, 4.0, 2.0, 2.0, 1.0)),
 }
 
 
@@ -64,7 +65,7 @@ def sample_dirichlet_sphere(
     n : int
         Number of points.
     d : int, optional
-        Dimension; selects the paper's pair of alphas (2, 3 or 5) unless ``alphas`` is given.
+        Dimension; selects the paper's pair of alphas (2, 3, 5 or 9) unless ``alphas`` is given.
     rng : anything ``numpy.random.default_rng`` accepts
         Source of randomness (a seed, a sequence of seeds or a Generator).
     prior : float in (0, 1)

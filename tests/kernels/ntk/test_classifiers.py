@@ -23,7 +23,7 @@ from kernels.ntk.classifiers import (
     one_nn_predict,
     singular_kernel_predict,
 )
-from kernels.ntk.depth import nngp_ntk, tabulate_depth
+from kernels.ntk.depth import log_nngp_ntk, nngp_ntk, tabulate_depth
 from tests.helpers import assert_close
 from theory.ntk.data import sample_dirichlet_sphere
 from theory.ntk.metrics import agreement
@@ -71,6 +71,22 @@ def test_one_nn_regime_in_log_domain():
     assert np.all(tabulate_depth("hermite_2", 60)(np.array([0.999]))[0] == 0.0)
     pred = deep_kernel_predict(x_tr, y_tr, x_te, dual="hermite_2", depth=60, kernel="ntk")
     assert agreement(pred, one_nn_predict(x_tr, y_tr, x_te)) == 1.0
+
+
+def test_singular_regime_where_the_kernel_underflows():
+    """9d_opt at depth 300 (phĭ'(0)^L = 16^-300): every off-diagonal kernel value underflows float64; the
+    rule comes from the log values and equals sign(sum_i y_i K^L(x, x_i)) from the direct log recursion."""
+    x_tr, y_tr = sample_dirichlet_sphere(150, 9, rng=4)
+    x_te, _ = sample_dirichlet_sphere(150, 9, rng=5)
+    table = tabulate_depth("9d_opt", 300)
+    gram_train = table(cosines(x_tr), normalized=True)[0]
+    assert np.all(gram_train[~np.eye(150, dtype=bool)] == 0.0) and np.all(table(cosines(x_te, x_tr))[0] == 0.0)
+    log_k = log_nngp_ntk(cosines(x_te, x_tr), "9d_opt", 300)[0]
+    weights = np.exp(log_k - log_k.max(axis=1, keepdims=True))
+    reference = np.where(weights @ y_tr >= 0, 1.0, -1.0)
+    pred = deep_kernel_predict(x_tr, y_tr, x_te, dual="9d_opt", depth=300, kernel="nngp")
+    assert pred.tolist() == reference.tolist()
+    assert len(set(pred.tolist())) == 2  # not the all-ties answer of an all-zero test kernel
 
 
 def test_limits_by_regime():
