@@ -79,6 +79,12 @@ __all__ = [
 _TWO_PI = 2.0 * math.pi
 
 
+def _angle_and_complement(root_det, t12, xp):
+    """(theta, pi - theta) of a 2 x 2 covariance from sqrt(det) and the off-diagonal entry: arctan2(root_det, +-t12),
+    each to the relative accuracy of root_det where it is small."""
+    return xp.atan2(root_det, t12), xp.atan2(root_det, -t12)
+
+
 class Activation:
     """Base class: an elementwise nonlinearity with its closed-form dual pair ``(T, Tdot)``.
 
@@ -101,18 +107,20 @@ class Activation:
     def __call__(self, x):
         return self.fn(x)
 
-    def pair(self, q11, q22, theta, cos, t11, t22, xp=None):
-        """``(T12, Tdot, theta_T)`` for pre-activations of variances ``q11, q22`` at the angle ``theta``.
+    def pair(self, q11, q22, theta, cos, t11, t22, xp=None, *, comp=None):
+        """``(T12, Tdot, theta_T, pi - theta_T)`` for pre-activations of variances ``q11, q22`` at the angle ``theta``.
 
         ``cos`` is cos theta to full relative accuracy where it is small (the caller forms it from the covariance
-        there), ``t11, t22`` are the diagonal values ``T(q, q, q)`` and ``theta_T`` the angle of the output
-        covariance ``[[t11, T12], [T12, t22]]``.  This generic form goes through ``q12 = sqrt(q11 q22) cos`` and
+        there), ``comp`` is pi - theta to full relative accuracy where theta > pi/2 (default ``math.pi - theta``),
+        ``t11, t22`` are the diagonal values ``T(q, q, q)`` and ``theta_T`` the angle of the output
+        covariance ``[[t11, T12], [T12, t22]]``, returned with its complement (each accurate where it is small,
+        as far as the activation's form allows).  This generic form goes through ``q12 = sqrt(q11 q22) cos`` and
         the determinant ``t11 t22 - T12^2``; activations with a stable angle map (ABRelu, Erf, Sign) override it
         so that ``theta_T`` keeps its absolute accuracy next to 0 and pi.
         """
         xp = array_namespace(q11, q22, theta) if xp is None else xp
         t12, tdot = self.kernel(q11, q22, xp.sqrt(q11 * q22) * cos, xp)
-        return t12, tdot, angle(t11, t22, t12, xp)
+        return (t12, tdot) + _angle_and_complement(xp.sqrt(xp.maximum(t11 * t22 - t12 * t12, 0.0)), t12, xp)
 
 
 @dataclass(frozen=True)
@@ -138,19 +146,19 @@ class ABRelu(Activation):
         t = self._kink * safe_sqrt(q11 * q22 - q12 * q12, xp) + tdot * q12
         return t, tdot
 
-    def pair(self, q11, q22, theta, cos, t11, t22, xp=None):
+    def pair(self, q11, q22, theta, cos, t11, t22, xp=None, *, comp=None):
         """Stable form: the output correlation depends on theta only, ``cos theta_T = cos theta + (m/pi) s(theta)``
-        (m = (a - b)^2 / (a^2 + b^2), s = sin - theta cos), and theta_T comes from the gaps 1 -+ cos theta_T
-        of :func:`kernels.ntk.duals.abrelu_dual`."""
-        from kernels.ntk.duals import abrelu_dual
+        (m = (a - b)^2 / (a^2 + b^2), s = sin - theta cos), and theta_T and pi - theta_T come from the gaps
+        1 -+ cos theta_T of :func:`kernels.ntk.duals.abrelu_dual` (in pi - theta above pi/2, ``comp`` when given)."""
+        from kernels.ntk.duals import abrelu_gaps
 
         xp = array_namespace(q11, q22, theta) if xp is None else xp
+        comp = math.pi - theta if comp is None else comp
         root = xp.sqrt(q11 * q22)
         tdot = self._diag - self._kink * theta
-        t12 = root * (self._kink * xp.sin(theta) + tdot * cos)
-        dual = abrelu_dual(self.a, self.b)
-        theta_t = angle_from_gaps(dual.gap(theta, xp), dual.cogap(theta, xp), xp)
-        return t12, tdot, theta_t
+        t12 = root * (self._kink * xp.sin(xp.where(theta > math.pi / 2, comp, theta)) + tdot * cos)
+        gap, cogap = abrelu_gaps(self.a, self.b, theta, comp, xp)
+        return t12, tdot, angle_from_gaps(gap, cogap, xp), angle_from_gaps(cogap, gap, xp)
 
     def normalized_dual(self, rho, xp=None):
         """Unit-variance dual divided by its value at 1: ``(T(1, 1, rho) / c, Tdot(1, 1, rho) / c)``,
@@ -207,16 +215,20 @@ class Erf(Activation):
         tdot = a2 * b2 * (4.0 / math.pi) / root
         return t, tdot
 
-    def pair(self, q11, q22, theta, cos, t11, t22, xp=None):
+    def pair(self, q11, q22, theta, cos, t11, t22, xp=None, *, comp=None):
         """Stable form.  With alpha_i = 2 b^2 q_ii / (1 + 2 b^2 q_ii), z = sqrt(alpha_1 alpha_2) cos theta and
         psi = arcsin: T12 = A psi(z) + c^2 (A = 2 a^2 / pi), T_ii = A psi(alpha_i) + c^2.  The gaps
         e_i = psi(alpha_i) - psi(z) (alpha_i^2 - z^2 = alpha_i (alpha_i - alpha_j) + alpha_1 alpha_2 sin^2 theta)
         give t11 t22 - T12^2 = A^2 (psi(z)(e_1 + e_2) + e_1 e_2) + A c^2 (e_1 + e_2) without cancellation;
-        for c = 0 (odd) an angle above pi/2 is reflected, T12(pi - theta) = -T12(theta)."""
+        for c = 0 (odd) an angle above pi/2 is reflected to ``comp`` = pi - theta, T12(pi - theta) = -T12(theta),
+        so that next to antipodal the output complement pi - theta_T keeps the relative accuracy of ``comp``.
+        For q11 != q22 the radial part of the determinant (psi(alpha_1) psi(alpha_2) - psi(sqrt(alpha_1 alpha_2))^2)
+        cancels: a small output angle then has relative error ~ eps / |q11 - q22| (absolute error a few ulps)."""
         xp = array_namespace(q11, q22, theta) if xp is None else xp
+        comp = math.pi - theta if comp is None else comp
         flip = (theta > math.pi / 2) if self.c == 0.0 else None
         if flip is not None:
-            theta, cos = xp.where(flip, math.pi - theta, theta), xp.where(flip, -cos, cos)
+            theta, cos = xp.where(flip, comp, theta), xp.where(flip, -cos, cos)
         b2, big_a = self.b * self.b, 2.0 * self.a * self.a / math.pi
         beta1, beta2 = 1.0 / (1.0 + 2.0 * b2 * q11), 1.0 / (1.0 + 2.0 * b2 * q22)
         alpha1, alpha2 = 1.0 - beta1, 1.0 - beta2
@@ -233,10 +245,9 @@ class Erf(Activation):
         det = big_a * big_a * (psi_z * (e1 + e2) + e1 * e2) + big_a * self.c * self.c * (e1 + e2)
         t12 = big_a * psi_z + self.c * self.c
         tdot = self.a * self.a * b2 * (4.0 / math.pi) * beta1 * beta2 / (xp.sqrt(beta1 * beta2) * root_z)
-        theta_t = xp.atan2(xp.sqrt(xp.maximum(det, 0.0)), t12)
         if flip is not None:
-            t12, theta_t = xp.where(flip, -t12, t12), xp.where(flip, math.pi - theta_t, theta_t)
-        return t12, tdot, theta_t
+            t12 = xp.where(flip, -t12, t12)
+        return (t12, tdot) + _angle_and_complement(xp.sqrt(xp.maximum(det, 0.0)), t12, xp)
 
     def fn(self, x, xp=None):
         xp = array_namespace(x) if xp is None else xp
@@ -257,15 +268,17 @@ class Sign(Activation):
         t = 1.0 - theta * (2.0 / math.pi)
         return t, xp.zeros_like(t)
 
-    def pair(self, q11, q22, theta, cos, t11, t22, xp=None):
+    def pair(self, q11, q22, theta, cos, t11, t22, xp=None, *, comp=None):
         """Stable form: unit output variances and correlation 1 - 2 theta / pi, so 1 -+ cos theta_T are
-        2 theta / pi and 2 (pi - theta) / pi (pi - theta exact for theta >= pi/2)."""
+        2 theta / pi and 2 (pi - theta) / pi (``comp`` for pi - theta when given)."""
         xp = array_namespace(q11, q22, theta) if xp is None else xp
+        comp = math.pi - theta if comp is None else comp
         positive = (q11 > 0) & (q22 > 0)
         theta = xp.where(positive, theta, math.pi / 2)
+        comp = xp.where(positive, comp, math.pi / 2)
         t12 = 1.0 - theta * (2.0 / math.pi)
-        theta_t = angle_from_gaps(theta * (2.0 / math.pi), (math.pi - theta) * (2.0 / math.pi), xp)
-        return t12, xp.zeros_like(t12), theta_t
+        gap, cogap = theta * (2.0 / math.pi), comp * (2.0 / math.pi)
+        return t12, xp.zeros_like(t12), angle_from_gaps(gap, cogap, xp), angle_from_gaps(cogap, gap, xp)
 
     def fn(self, x, xp=None):
         xp = array_namespace(x) if xp is None else xp

@@ -457,7 +457,7 @@ def _lagrange(values, start, weights, xp):
     return out
 
 
-def _interpolate_column(col: "_Column", start, weights, xi, xp):
+def _interpolate_column(col: "_Column", start, weights, xi, grid_u, xp):
     """(value, log|value|, sign) of one tabulated map at the stencils: log|r| towards xi = +-1 (|xi| > 1/2, where
     power laws in theta live) or where r underflows, if the stencil keeps one sign and log|r| is nearly straight
     on it; r itself elsewhere (a zero of r near the stencil bends log|r| and spoils its interpolant)."""
@@ -473,9 +473,13 @@ def _interpolate_column(col: "_Column", start, weights, xi, xp):
         log_m = xp.take(log_nodes, start + m)
         same = same & (xp.take(sign_nodes, start + m) == s_first) & xp.isfinite(log_m)
         logs.append(xp.where(xp.isfinite(log_m), log_m, 0.0))
+    # curvature of log|r| in u on the stencil, scaled by the spacing (the second difference on uniform nodes; next
+    # to pi the nodes are floats 4.4e-16 apart, so their spacing in u is uneven and plain differences would not do)
+    nodes_u = [xp.take(xp.asarray(grid_u), start + m) for m in range(_STENCIL)]
+    slopes = [(logs[m + 1] - logs[m]) / (nodes_u[m + 1] - nodes_u[m]) for m in range(_STENCIL - 1)]
     bend = xp.zeros_like(logs[0])
     for m in range(1, _STENCIL - 1):
-        bend = xp.maximum(bend, xp.abs(logs[m + 1] - 2.0 * logs[m] + logs[m - 1]))
+        bend = xp.maximum(bend, xp.abs(slopes[m] - slopes[m - 1]) * (0.5 * (nodes_u[m + 1] - nodes_u[m - 1])))
     same = same & (bend < _LOG_BEND)
     acc_log = None
     for m in range(_STENCIL):
@@ -612,15 +616,16 @@ class DepthTable:
             if col is None:
                 out += [None, None, None]
                 continue
-            value, log_v, sign = self._column_values(col, start, weights, below, above, t_lo, t_hi, theta, xi, log_xi, xp)
+            value, log_v, sign = self._column_values(col, start, weights, below, above, t_lo, t_hi, theta, xi, log_xi,
+                                                     self.grid.u, xp)
             if flip is not None:
                 value, sign = xp.where(flip, -value, value), xp.where(flip, -sign, sign)
             out += [value, log_v, sign]
         return out
 
     @staticmethod
-    def _column_values(col, start, weights, below, above, t_lo, t_hi, theta, xi, log_xi, xp):
-        value, log_v, sign = _interpolate_column(col, start, weights, xi, xp)
+    def _column_values(col, start, weights, below, above, t_lo, t_hi, theta, xi, log_xi, grid_u, xp):
+        value, log_v, sign = _interpolate_column(col, start, weights, xi, grid_u, xp)
         if col.log_ratio:
             first, last = float(col.log[0]), float(col.log[-1])
             ratio = xp.where(below, first, xp.where(above, last, log_v))

@@ -37,6 +37,7 @@ __all__ = [
     "DUAL_NAMES",
     "get_dual",
     "abrelu_dual",
+    "abrelu_gaps",
     "polynomial_dual",
     "dual_from_hermite",
     "hermite_coefficients",
@@ -116,20 +117,11 @@ def abrelu_dual(a: float, b: float) -> NormalizedDual:
     def derivative(xi, xp):
         return (1.0 - m) + m * arccos_j0(normalized_angle(xi, xp), xp)
 
-    # with s(theta) = sin theta - theta cos theta: phĭ = cos theta + (m/pi) s(theta); for theta > pi/2 the
-    # forms use delta = pi - theta, where s(theta) = pi cos delta + s(delta)
     def gap(theta, xp):
-        delta = math.pi - theta
-        near_one = 2.0 * xp.sin(theta / 2) ** 2 - (m / math.pi) * sin_minus_theta_cos(theta, xp)
-        near_minus_one = ((2.0 - m) + 2.0 * (m - 1.0) * xp.sin(delta / 2) ** 2
-                          - (m / math.pi) * sin_minus_theta_cos(delta, xp))
-        return xp.where(theta <= math.pi / 2, near_one, near_minus_one)
+        return _abrelu_gaps(m, theta, math.pi - theta, xp)[0]
 
     def cogap(theta, xp):
-        delta = math.pi - theta
-        near_one = 2.0 * xp.cos(theta / 2) ** 2 + (m / math.pi) * sin_minus_theta_cos(theta, xp)
-        near_minus_one = m + 2.0 * (1.0 - m) * xp.sin(delta / 2) ** 2 + (m / math.pi) * sin_minus_theta_cos(delta, xp)
-        return xp.where(theta <= math.pi / 2, near_one, near_minus_one)
+        return _abrelu_gaps(m, theta, math.pi - theta, xp)[1]
 
     def slope_at_angle(theta, xp):
         return 1.0 - (m / math.pi) * theta
@@ -142,6 +134,30 @@ def abrelu_dual(a: float, b: float) -> NormalizedDual:
     name = "relu" if (a, b) == (0.0, 1.0) else f"ab_relu({a:g}, {b:g})"
     return NormalizedDual(name, value, derivative, m / math.pi, 1.0 - m / 2.0, 1.0, gap=gap, cogap=cogap,
                           slope_at_angle=slope_at_angle, value_at_angle=value_at_angle, odd=m == 0.0)
+
+
+def _abrelu_gaps(m, theta, delta, xp):
+    """(1 - phĭ(cos theta), 1 + phĭ(cos theta)) of :func:`abrelu_dual` (m = (a - b)^2 / (a^2 + b^2)).
+
+    With s(theta) = sin theta - theta cos theta, phĭ = cos theta + (m/pi) s(theta); for theta > pi/2 the forms
+    use ``delta`` = pi - theta (passed by the caller, who may know it to more relative accuracy than
+    ``math.pi - theta``), where s(theta) = pi cos delta + s(delta).
+    """
+    s_near, s_far = sin_minus_theta_cos(theta, xp), sin_minus_theta_cos(delta, xp)
+    half_far = 2.0 * xp.sin(delta / 2) ** 2
+    near = theta <= math.pi / 2
+    gap = xp.where(near, 2.0 * xp.sin(theta / 2) ** 2 - (m / math.pi) * s_near,
+                   (2.0 - m) + (m - 1.0) * half_far - (m / math.pi) * s_far)
+    cogap = xp.where(near, 2.0 * xp.cos(theta / 2) ** 2 + (m / math.pi) * s_near,
+                     m + (1.0 - m) * half_far + (m / math.pi) * s_far)
+    return gap, cogap
+
+
+def abrelu_gaps(a: float, b: float, theta, delta, xp=None):
+    """(1 - cos theta_T, 1 + cos theta_T) of one ABRelu(a, b) layer at the angle ``theta``, with ``delta`` =
+    pi - theta to full relative accuracy where theta > pi/2 (each gap to full relative accuracy where small)."""
+    xp = array_namespace(theta, delta) if xp is None else xp
+    return _abrelu_gaps((a - b) ** 2 / (a * a + b * b), theta, delta, xp)
 
 
 _ASIN_TWO_THIRDS = math.asin(2.0 / 3.0)
@@ -236,19 +252,30 @@ def polynomial_dual(coefficients, *, name: str | None = None, normalize: bool = 
     at_minus = [math.fsum(coeffs[i] * math.comb(i, j) * (-1.0) ** (i - j) for i in range(j, n)) for j in range(n)]
     gap_terms = tuple([0.0] + [at_plus[j] * (-1.0) ** (j + 1) for j in range(1, n)])  # 1 - p = sum t_j (1 - xi)^j
     value_minus = _horner(tuple(at_minus))
+    # 1 -+ p in powers of 1 + xi, the constant 1 -+ p(-1) formed first (exact where it is small: p(-1) = +-1)
+    gap_minus = _horner((1.0 - at_minus[0],) + tuple(-t for t in at_minus[1:]))
+    cogap_minus = _horner((1.0 + at_minus[0],) + tuple(at_minus[1:]))
 
     def far_value(theta, xp):  # p(cos theta) for theta > pi/2, in powers of 1 + xi = 2 sin^2((pi - theta)/2)
         return value_minus(2.0 * xp.sin((math.pi - theta) / 2) ** 2, xp)
 
     def gap(theta, xp):
         near = _horner(gap_terms)(2.0 * xp.sin(theta / 2) ** 2, xp)
-        return xp.where(theta <= math.pi / 2, near, 1.0 - far_value(theta, xp))
+        return xp.where(theta <= math.pi / 2, near, gap_minus(2.0 * xp.sin((math.pi - theta) / 2) ** 2, xp))
 
     def cogap(theta, xp):
-        return xp.where(theta <= math.pi / 2, 2.0 - gap(theta, xp), 1.0 + far_value(theta, xp))
+        far = cogap_minus(2.0 * xp.sin((math.pi - theta) / 2) ** 2, xp)
+        return xp.where(theta <= math.pi / 2, 2.0 - gap(theta, xp), far)
 
     def value_at_angle(theta, xp):
         return xp.where(theta <= math.pi / 2, 1.0 - gap(theta, xp), far_value(theta, xp))
+
+    # p'(xi) for theta > pi/2 in powers of 1 + xi (p' may vanish at -1: a double root, as for 5d_opt)
+    slope_minus = _horner(tuple((j + 1) * at_minus[j + 1] for j in range(n - 1)))
+
+    def slope_at_angle(theta, xp):
+        direct = _horner(dcoeffs)(xp.cos(theta), xp)
+        return xp.where(theta <= math.pi / 2, direct, slope_minus(2.0 * xp.sin((math.pi - theta) / 2) ** 2, xp))
 
     odd = all(c == 0.0 for c in coeffs[0::2])
     return NormalizedDual(
@@ -262,6 +289,7 @@ def polynomial_dual(coefficients, *, name: str | None = None, normalize: bool = 
         gap=gap,
         cogap=_odd_cogap(gap) if odd else cogap,
         value_at_angle=value_at_angle,
+        slope_at_angle=slope_at_angle if dcoeffs else None,
         odd=odd,
     )
 

@@ -15,12 +15,14 @@ pair of :mod:`kernels.ntk.activations`.
 Two evaluation paths, chosen by ``method``:
 
 * ``"direct"``: the recursion above, layer by layer, on row blocks of the Gram matrix
-  (``O(N^2 depth)``).  Besides the covariances it carries the angle of every pair: at the input
-  ``theta = 2 arctan2(|u - v|, |u + v|)`` for the unit rows u, v (:func:`kernels.numerics.pair_angle`; arccos of
-  a rounded cosine errs by sqrt(eps) ~ 1e-8 next to 0 and pi), through each activation by its stable angle map
-  (:meth:`~kernels.ntk.activations.Activation.pair`: closed forms for ABRelu, Erf and Sign, the determinant
-  otherwise) and through each Dense layer from a determinant written as a sum of non-negative terms.  On a
-  Gram matrix with ``x2 = None`` the diagonal stays bit-equal to the variances, with angle exactly zero.
+  (``O(N^2 depth)``).  Besides the covariances it carries the angle theta of every pair and its complement
+  pi - theta, each accurate in relative terms where it is small: at the input from the rows themselves
+  (:func:`_input_angles`: an exact-product residual next to 0 and pi; from rounded unit rows the angle errs by
+  eps / theta relative, and arccos of a rounded cosine by sqrt(eps) ~ 1e-8 absolute), through each activation
+  by its stable angle map (:meth:`~kernels.ntk.activations.Activation.pair`: closed forms for ABRelu, Erf and
+  Sign, the determinant otherwise; an odd activation keeps a nearly antipodal pair in pi - theta) and through
+  each Dense layer from a determinant written as a sum of non-negative terms.  On a Gram matrix with
+  ``x2 = None`` the diagonal stays bit-equal to the variances, with angle exactly zero.
 * ``"table"``: for positively homogeneous activations (the ABRelu family) and ``b_std = 0`` every layer
   depends only on the angle, so with ``c = (a^2 + b^2)/2``, ``g = W_std^2 c`` and the normalised dual of
   :func:`kernels.ntk.duals.abrelu_dual`
@@ -32,11 +34,14 @@ Two evaluation paths, chosen by ``method``:
   activation and depth) evaluated at the angle: ``O(N^2 + grid log depth)``.  ``"auto"`` picks the table when
   it applies and ``depth >= 4``.
 
-Accuracy (float64, against a 50-digit mpmath recursion, :func:`proofs_check.references.fc_kernel_reference`):
-parallel, antipodal and 1e-6-apart pairs within 1e-12 of ``sqrt(K_ii K_jj)`` for ReLU, Abs, LeakyReLU and Sign
-networks (depth 1-50, W_std 0.5-2, b_std 0-0.3) and for erf networks, except erf pairs 1e-6 from antipodal
-(NTK 3.5e-12 at depth 50, W_std 2, b_std 0: a chaotic network that amplifies the input rounding).  Activations without a stable angle map (Gelu, Sin, Rbf, Hermite,
-Polynomial, Quadrature) take their angle from the determinant and lose up to sqrt(eps) next to 0 and pi.
+Accuracy (float64, against a 50-digit mpmath recursion, :func:`proofs_check.references.fc_kernel_reference`;
+30 random pairs per case): every entry within 1e-12 of ``sqrt(K_ii K_jj)`` for parallel, antipodal, 1e-6-apart
+(both ways) and generic pairs of ReLU, Abs, LeakyReLU, Sign and erf networks (depth 1-50, W_std 0.5-2, b_std
+0-0.3).  Worst measured: 2.5e-13 for erf at depth 50 (W_std 2, b_std 0, a chaotic network) 1e-6 from parallel or
+antipodal, where a one-ulp change of one input moves the exact kernel by up to 1e-12 (what is left comes from
+the variances |x|^2 / d, rounded one by one, whose difference the network amplifies); 2.2e-14 elsewhere.
+Activations without a stable angle map (Gelu, Sin, Rbf, Hermite, Polynomial, Quadrature) take their angle from
+the determinant and lose up to sqrt(eps) next to 0 and pi.
 
 Depth: any depth (tested to 2e5) stays finite where the exact kernel is representable.  When the
 scale ``g^depth`` under- or overflows float64 the exact kernel is not representable: underflow gives
@@ -105,17 +110,71 @@ def _set_diagonal(mat, rows, eye, values, xp):
     return mat
 
 
-def _dense_angle(t1, t2, theta, sw2, sb2, xp):
-    """Angle of ``[[sw2 t1 + sb2, c], [c, sw2 t2 + sb2]]``, ``c = sw2 sqrt(t1 t2) cos theta + sb2``, without cancellation:
-    its determinant is ``sw2^2 t1 t2 sin^2 theta + sw2 sb2 Delta`` with
+def _dense_angle(t1, t2, theta, comp, sw2, sb2, xp):
+    """(theta', pi - theta') of ``[[sw2 t1 + sb2, c], [c, sw2 t2 + sb2]]``, ``c = sw2 sqrt(t1 t2) cos theta + sb2``,
+    without cancellation (``comp`` is pi - theta, accurate where theta > pi/2): its determinant is
+    ``sw2^2 t1 t2 sin^2 theta + sw2 sb2 Delta`` with
     ``Delta = t1 + t2 - 2 sqrt(t1 t2) cos theta = (sqrt t1 - sqrt t2)^2 + 4 sqrt(t1 t2) sin^2(theta / 2)``."""
     if sb2 == 0.0:
-        return theta
+        return theta, comp
     r1, r2 = xp.sqrt(t1), xp.sqrt(t2)
     root = r1 * r2
     delta = (r1 - r2) ** 2 + 4.0 * root * xp.sin(theta / 2) ** 2
-    det = (sw2 * sw2) * (t1 * t2) * xp.sin(theta) ** 2 + (sw2 * sb2) * delta
-    return xp.atan2(xp.sqrt(det), sw2 * root * xp.cos(theta) + sb2)
+    sine = xp.sin(xp.where(theta > math.pi / 2, comp, theta))
+    det = (sw2 * sw2) * (t1 * t2) * sine**2 + (sw2 * sb2) * delta
+    c = sw2 * root * xp.cos(theta) + sb2
+    return xp.atan2(xp.sqrt(det), c), xp.atan2(xp.sqrt(det), -c)
+
+
+def _split(a, xp):
+    """Veltkamp's split a = hi + lo, each half with at most half the significant bits (Dekker, Numer. Math. 18, 1971)."""
+    c = (134217729.0 if a.dtype == xp.float64 else 4097.0) * a  # 2^27 + 1 (float64), 2^12 + 1 (float32)
+    hi = c - (c - a)
+    return hi, a - hi
+
+
+def _residual(coef, x, y, xp):
+    """y - coef x to full relative accuracy of each entry (Dekker's exact product coef x = p + e)."""
+    c_hi, c_lo = _split(coef, xp)
+    x_hi, x_lo = _split(x, xp)
+    p = coef * x
+    e = ((c_hi * x_hi - p) + c_hi * x_lo + c_lo * x_hi) + c_lo * x_lo
+    return (y - p) - e
+
+
+def _power_of_two_rows(x, xp):
+    """Rows of ``x`` scaled by powers of two (exact) to a largest entry in [1/2, 2]."""
+    big = xp.max(xp.abs(x), axis=1, keepdims=True)
+    k = xp.round(xp.log2(xp.where(big > 0, big, xp.ones_like(big))))
+    return x * xp.pow(xp.full_like(k, 2.0), -k)
+
+
+def _input_angles(x1, x2, unit1, unit2, xp):
+    """(theta, pi - theta) between the rows of ``x1`` and ``x2``, each to full relative accuracy where it is small.
+
+    :func:`kernels.numerics.pair_angle` on the rounded unit rows gives theta to a few ulps in absolute terms; next
+    to 0 and pi (|cos| > 1/2) the angle is recomputed from the inputs themselves: with y = c x + r, c = x.y / x.x,
+    theta = arctan2(|r|, c |x|), r formed with an exact product and orthogonalised twice (an error in c moves r
+    along x, which changes |r| by (eps / theta)^2 relative after one pass).  Rounding the unit rows would cost
+    eps / theta relative.  Measured: 1e-14 relative at theta from 1e-13 to 1e-3 (rows scaled 1e-150 to 1e120).
+    """
+    theta = pair_angle(unit1, unit2, xp)
+    comp = math.pi - theta
+    near = (theta < math.pi / 3) | (theta > 2.0 * math.pi / 3)
+    if bool(xp.any(near)):
+        rows, cols = xp.nonzero(near)
+        a = xp.take(_power_of_two_rows(x1, xp), rows, axis=0)
+        b = xp.take(_power_of_two_rows(x2, xp), cols, axis=0)
+        norm2 = xp.sum(a * a, axis=1)
+        coef = xp.sum(a * b, axis=1) / norm2
+        r = _residual(coef[:, None], a, b, xp)
+        fix = xp.sum(a * r, axis=1) / norm2  # once more against the rounding of coef ("twice is enough")
+        r = xp.linalg.vector_norm(_residual(fix[:, None], a, r, xp), axis=1)
+        along = (coef + fix) * xp.sqrt(norm2)
+        ok = xp.isfinite(r) & xp.isfinite(along)
+        theta[near] = xp.where(ok, xp.atan2(r, along), theta[near])
+        comp[near] = xp.where(ok, xp.atan2(r, -along), comp[near])
+    return theta, comp
 
 
 def _best_cosine(cov, var1, var2, theta, xp):
@@ -127,16 +186,18 @@ def _best_cosine(cov, var1, var2, theta, xp):
     return xp.where((xp.abs(from_cov) <= 0.5) & (root > 0), from_cov, xp.cos(theta))
 
 
-def _direct_block(cov, theta, var1, var2, rows, act, depth, sw2, sb2, want_ntk, xp):
-    """Layer-by-layer recursion for one row block; ``cov`` is ``x1_block . x2 / d`` and ``theta`` the input angles.
+def _direct_block(cov, theta, comp, var1, var2, rows, act, depth, sw2, sb2, want_ntk, xp):
+    """Layer-by-layer recursion for one row block; ``cov`` is ``x1_block . x2 / d``, ``theta`` the input angles and
+    ``comp`` = pi - theta.
 
-    The recursion carries the angle of every pair (each activation's :meth:`~Activation.pair` and
-    :func:`_dense_angle` keep it accurate in absolute terms next to 0 and pi), besides the covariances.  For a
+    The recursion carries the angle of every pair and its complement (each activation's :meth:`~Activation.pair`
+    and :func:`_dense_angle` keep theta accurate where it is small and pi - theta where that is small: an odd
+    activation keeps a nearly antipodal pair nearly antipodal), besides the covariances.  For a
     Gram matrix (``rows`` is the block's slice of ``x2``) the row variances are a slice of the column variances,
     so the diagonal stays bit-equal to both.
     """
     eye = _block_eye(rows, xp, getattr(cov, "device", None))
-    theta = _dense_angle(var1[:, None], var2[None, :], theta, sw2, sb2, xp)
+    theta, comp = _dense_angle(var1[:, None], var2[None, :], theta, comp, sw2, sb2, xp)
     var2 = sw2 * var2 + sb2
     var1 = var2[rows] if rows is not None else sw2 * var1 + sb2
     nngp = _set_diagonal(sw2 * cov + sb2, rows, eye, var1, xp)
@@ -144,9 +205,11 @@ def _direct_block(cov, theta, var1, var2, rows, act, depth, sw2, sb2, want_ntk, 
     for _ in range(depth):
         t2 = act.kernel(var2, var2, var2, xp)[0]
         t1 = t2[rows] if rows is not None else act.kernel(var1, var1, var1, xp)[0]
-        t, tdot, theta_t = act.pair(var1[:, None], var2[None, :], theta, _best_cosine(nngp, var1, var2, theta, xp),
-                                    t1[:, None], t2[None, :], xp)
-        theta = _set_diagonal(_dense_angle(t1[:, None], t2[None, :], theta_t, sw2, sb2, xp), rows, eye, 0.0, xp)
+        t, tdot, theta_t, comp_t = act.pair(var1[:, None], var2[None, :], theta,
+                                            _best_cosine(nngp, var1, var2, theta, xp), t1[:, None], t2[None, :], xp,
+                                            comp=comp)
+        theta, comp = _dense_angle(t1[:, None], t2[None, :], theta_t, comp_t, sw2, sb2, xp)
+        theta, comp = _set_diagonal(theta, rows, eye, 0.0, xp), _set_diagonal(comp, rows, eye, math.pi, xp)
         var2 = sw2 * t2 + sb2
         var1 = var2[rows] if rows is not None else sw2 * t1 + sb2
         nngp = _set_diagonal(sw2 * t + sb2, rows, eye, var1, xp)
@@ -315,7 +378,7 @@ def _table_block_fn(spec, x1, x2, same, xp):
     device = getattr(x1, "device", None)
 
     def block(start, stop):
-        theta = pair_angle(unit1[start:stop, :], unit2, xp)  # accurate next to 0 and pi, where cosines are not
+        theta = _input_angles(x1[start:stop, :], x2, unit1[start:stop, :], unit2, xp)[0]  # cosines are not, next to 0
         rows = slice(start, stop) if same else None
         theta = _set_diagonal(theta, rows, _block_eye(rows, xp, device), 0.0, xp)
         sigma_l, k_l = table.at_angle(theta)
@@ -343,8 +406,8 @@ def _direct_block_fn(spec, x1, x2, same, xp):
     def block(start, stop):
         cov = (x1[start:stop, :] @ x2.T) / d
         rows = slice(start, stop) if same else None
-        theta = pair_angle(unit1[start:stop, :], unit2, xp)
-        out = _direct_block(cov, theta, var1_all[start:stop], var2_all, rows, spec.act, spec.depth, spec.sw2,
+        theta, comp = _input_angles(x1[start:stop, :], x2, unit1[start:stop, :], unit2, xp)
+        out = _direct_block(cov, theta, comp, var1_all[start:stop], var2_all, rows, spec.act, spec.depth, spec.sw2,
                             spec.sb2, spec.want_ntk, xp)
         for name, mat in zip(("nngp", "ntk"), out):
             if mat is not None and not bool(xp.all(xp.isfinite(mat))):

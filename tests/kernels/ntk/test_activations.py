@@ -194,14 +194,16 @@ def test_backends_agree(xp, act):
 @given(q11=st.floats(0.05, 20.0), q22=st.floats(0.05, 20.0), theta=st.floats(0.0, math.pi))
 @example(q11=1.0, q22=1.0, theta=1e-9)
 @example(q11=2.0, q22=0.5, theta=math.pi - 1e-9)
+@example(q11=1.5, q22=1.5, theta=math.pi - 1e-7)
 def test_pair_is_the_kernel_with_a_stable_output_angle(act, q11, q22, theta):
-    """pair(): T12, Tdot and the output angle of [[t11, T12], [T12, t22]] against the closed forms at 100 digits
-    (T12 to 1e-14 of sqrt(t11 t22), Tdot and the angle to 1e-14 absolute), degenerate pairs included."""
+    """pair(): T12, Tdot and the output angle of [[t11, T12], [T12, t22]] with its complement against the closed
+    forms at 100 digits (T12 to 1e-14 of sqrt(t11 t22), Tdot and the angles to 1e-14 absolute, and each angle
+    below 1 to 1e-13 relative, erf only for equal variances), degenerate pairs included."""
     import mpmath
 
     q11a, q22a, th = np.array([q11]), np.array([q22]), np.array([theta])
     t11, t22 = act.kernel(q11a, q11a, q11a)[0], act.kernel(q22a, q22a, q22a)[0]
-    t12, tdot, theta_t = act.pair(q11a, q22a, th, np.cos(th), t11, t22)
+    t12, tdot, theta_t, comp_t = act.pair(q11a, q22a, th, np.cos(th), t11, t22, comp=math.pi - th)
     scale = math.sqrt(float(t11[0] * t22[0]))
     with mpmath.workdps(100):  # arccos next to -1 and the determinant both halve the digits
         a, b, t = (mpmath.mpf(v) for v in (q11, q22, theta))
@@ -232,7 +234,14 @@ def test_pair_is_the_kernel_with_a_stable_output_angle(act, q11, q22, theta):
 
         s11, s22, s12 = T(a, a, a), T(b, b, b), T(a, b, c)
         want = mpmath.atan2(mpmath.sqrt(max(s11 * s22 - s12 * s12, 0)), s12)
+        want_comp = mpmath.pi - want
         want_tdot = Tdot(a, b, c)
     assert abs(theta_t[0] - float(want)) <= 1e-14 * math.pi
+    for got, exact in ((theta_t[0], want), (comp_t[0], want_comp)):
+        # relative where small, above 1e-15 (the reference's arccos next to 1 keeps 50 of its 100 digits, so its
+        # determinant errs by 1e-50 and its angle by 1e-50 / exact); not for erf with q11 != q22, whose radial
+        # part of the determinant cancels (relative error ~ eps / |q11 - q22| where the output angle is small)
+        relative = 1e-15 < exact < 1 and (q11 == q22 or not isinstance(act, Erf))
+        assert abs(got - float(exact)) <= (1e-13 * float(exact) if relative else 1e-14 * math.pi), (got, exact)
     assert abs(t12[0] - float(s12)) <= 1e-14 * scale
     assert abs(tdot[0] - float(want_tdot)) <= 1e-14 * max(1.0, abs(float(want_tdot)))  # absolute: it multiplies the NTK

@@ -243,31 +243,35 @@ def test_relu_pins_match_mpmath(depth):
 @pytest.mark.parametrize("name,depth", [("erf", 60), ("sine_2.676", 40), ("3d_opt", 60), ("5d_opt", 60),
                                         ("hermite_2", 12), ("relu", 300)])
 def test_tables_against_mpmath_recursion(name, depth):
-    """Singular, 1-NN and majority-vote duals: within 1e-10 relative of 32-digit arithmetic at angles from
-    1e-9 to pi - 1e-4 (measured <= 3.5e-12); Sigma^L(0) = 0 exactly for odd duals."""
+    """Singular, 1-NN and majority-vote duals: within 1e-10 relative of 60-digit arithmetic at angles from
+    1e-9 to pi - 1e-8 (measured <= 3.6e-12); Sigma^L(0) = 0 exactly for odd duals."""
     from proofs_check.references import ntk_normalized_recursion
 
     coefficients = {"3d_opt": (0.0, 0.5, 0.0, 0.5), "5d_opt": (0.0, 0.25, 0.5, 0.25), "hermite_2": (0.0, 0.0, 1.0)}
     table = tabulate_depth(name, depth)
-    theta = np.array([1e-9, 1e-5, 1e-3, 0.5, 1.2, 2.0, 2.5] + ([] if name == "5d_opt" else [math.pi - 1e-4]))
+    theta = np.array([1e-9, 1e-5, 1e-3, 0.5, 1.2, 2.0, 2.5, math.pi - 1e-4, math.pi - 1e-8])
     sigma, ntk = table.at_angle(theta, normalized=True)
     for th, s, k in zip(theta, sigma, ntk):
-        s_ref, k_ref = (float(v) for v in ntk_normalized_recursion(coefficients.get(name, name), th, depth, dps=32))
+        s_ref, k_ref = (float(v) for v in ntk_normalized_recursion(coefficients.get(name, name), th, depth, dps=60))
         assert abs(s - s_ref) <= 1e-10 * abs(s_ref), (th, s, s_ref)
         assert abs(k - k_ref) <= 1e-10 * abs(k_ref), (th, k, k_ref)
 
 
-def test_known_shortfall_next_to_a_double_root():
-    """5d_opt (xi (1 + xi)^2 / 4) at pi - 1e-4, depth 60: K^L / K^L(1) ~ 1e-63 is off by 2.0e-8 relative (the
-    1e-10 target is not reached where a double root of the dual at -1 meets 60 layers of decay; at pi - 1e-8,
-    where the values are below 1e-100, the relative error is O(1))."""
+@pytest.mark.parametrize("depth", [1, 7, 60])
+def test_double_root_next_to_antipodal(depth):
+    """5d_opt (xi (1 + xi)^2 / 4, a double root at -1) at pi - delta, delta from 1e-2 to 1e-12: Sigma^L and
+    K^L / K^L(1) (down to 1e-85) within 1e-12 relative of 150-digit arithmetic (measured <= 5.5e-14).  The slope
+    phĭ'(xi) = (1 + xi)(1 + 3 xi) / 4 is taken in powers of 1 + xi (from a rounded cosine it lost 2e-8 at
+    delta = 1e-4 and everything at 1e-8), and the log-interpolation test measures curvature in u, where the
+    nodes next to pi (floats 4.4e-16 apart) are unevenly spaced."""
     from proofs_check.references import ntk_normalized_recursion
 
-    table = tabulate_depth("5d_opt", 60)
-    theta = math.pi - 1e-4
-    s_ref, k_ref = (float(v) for v in ntk_normalized_recursion((0.0, 0.25, 0.5, 0.25), theta, 60, dps=32))
-    sigma, ntk = (float(v[0]) for v in table.at_angle(np.array([theta]), normalized=True))
-    assert abs(sigma - s_ref) <= 1e-7 * abs(s_ref) and abs(ntk - k_ref) <= 1e-6 * abs(k_ref)
+    table = tabulate_depth("5d_opt", depth)
+    theta = np.array([math.pi - d for d in (1e-2, 1e-4, 1e-6, 1e-8, 1e-10, 1e-12)])
+    sigma, ntk = table.at_angle(theta, normalized=True)
+    for th, s, k in zip(theta, sigma, ntk):
+        s_ref, k_ref = (float(v) for v in ntk_normalized_recursion((0.0, 0.25, 0.5, 0.25), th, depth, dps=150))
+        assert abs(s - s_ref) <= 1e-12 * abs(s_ref) and abs(k - k_ref) <= 1e-12 * abs(k_ref), (th, s, s_ref, k, k_ref)
 
 
 @functools.lru_cache(maxsize=None)
@@ -328,23 +332,29 @@ def test_singular_tail_in_closed_form_against_mpmath():
             assert abs(log_s[i] - want_s) <= 1e-10 * abs(want_s) and abs(log_k[i] - want_k) <= 1e-10 * abs(want_k), name
 
 
-def test_one_nn_tail_of_a_general_polynomial_against_mpmath():
-    """0.7 xi^2 + 0.3 xi^3 at depth 200 (past the tail, ~140 layers for the node next to xi = 1): log|Sigma^L|
-    ~ -1e60 and log|K^L / K^L(1)| from the closed-form tail within 1e-10 relative of 60-digit arithmetic."""
+@pytest.mark.parametrize("coefficients,depth", [((0.0, 0.0, 0.7, 0.3), 200), ((0.0, 0.0, 0.0, 0.6, 0.0, 0.4), 120)])
+def test_one_nn_tail_of_a_general_polynomial_against_mpmath(coefficients, depth):
+    """0.7 xi^2 + 0.3 xi^3 at depth 200 (past the tail, ~140 layers for the node next to xi = 1) and
+    0.6 xi^3 + 0.4 xi^5 at depth 120 (lowest power k = 3, so the tail's g = ln c_k / (k - 1) is not ln c_k):
+    log|Sigma^L| (to -1e95) and log|K^L / K^L(1)| from the closed-form tail within 1e-10 relative of 60-digit
+    arithmetic, signs included."""
     import mpmath as mp
 
     from kernels.ntk.duals import polynomial_dual
 
-    table = tabulate_depth(polynomial_dual((0.0, 0.0, 0.7, 0.3)), 200)
-    xi = np.array([0.3, 0.8, -0.6])
+    table = tabulate_depth(polynomial_dual(coefficients), depth)
+    xi = np.array([0.3, 0.8, -0.6, 0.999])
     log_s, sign_s, log_k, sign_k = table.log(xi)
+    c = [mp.mpf(v) for v in coefficients]
     with mp.workdps(60):
+        slope_one = sum(j * v for j, v in enumerate(c))
         for i, x0 in enumerate(xi):
             s, k, k1 = mp.mpf(x0), mp.mpf(x0), mp.mpf(1)
-            for _ in range(200):
-                s_next = 0.7 * s**2 + 0.3 * s**3
-                k = s_next + k * (1.4 * s + 0.9 * s**2)
-                k1 = 1 + 2.3 * k1
+            for _ in range(depth):
+                s_next = mp.fsum(v * s**j for j, v in enumerate(c))
+                k = s_next + k * mp.fsum(j * v * s ** (j - 1) for j, v in enumerate(c) if j)
+                k1 = 1 + slope_one * k1
                 s = s_next
-            assert abs(log_s[i] - float(mp.log(abs(s)))) <= 1e-10 * abs(float(mp.log(abs(s))))
-            assert abs(log_k[i] - float(mp.log(abs(k / k1)))) <= 1e-10 * abs(float(mp.log(abs(k / k1))))
+            want_s, want_k = float(mp.log(abs(s))), float(mp.log(abs(k / k1)))
+            assert abs(log_s[i] - want_s) <= 1e-10 * abs(want_s) and sign_s[i] == mp.sign(s)
+            assert abs(log_k[i] - want_k) <= 1e-10 * abs(want_k) and sign_k[i] == mp.sign(k)

@@ -178,3 +178,47 @@ def test_abrelu_dual_is_the_activation_kernel(a, b, xi):
     assert d(np.array([xi]))[0] == pytest.approx(t[0], rel=1e-13, abs=1e-15)
     assert d.prime(np.array([xi]))[0] == pytest.approx(tdot[0], rel=1e-13, abs=1e-15)
     assert d.at_zero == pytest.approx(act.normalized_dual(np.array([0.0]))[0][0], rel=1e-14, abs=1e-16)
+
+
+@pytest.mark.parametrize("name", ["2d_opt", "3d_opt", "5d_opt", "9d_opt", "hermite_2", "hermite_3"])
+def test_polynomial_angle_forms_against_mpmath(name):
+    """gap, cogap, value and slope at the angle keep full relative accuracy next to xi = +-1 (5d_opt has a double
+    root at -1, where phĭ'(-1) = 0: its slope there was formed from a rounded cosine and lost 2e-8 at 1e-4)."""
+    import mpmath as mp
+
+    d = get_dual(name)
+    coeffs = d.coefficients
+    theta = np.array([1e-12, 1e-6, 1e-3, 0.5, 1.5, 2.5] + [math.pi - t for t in (1e-3, 1e-6, 1e-9, 1e-12)])
+    got = [d.gap(theta, np), d.cogap(theta, np), d.value_at_angle(theta, np), d.slope_at_angle(theta, np)]
+    with mp.workdps(80):
+        for i, th in enumerate(theta):
+            t = mp.pi - (mp.mpf(math.pi) - mp.mpf(th)) if th > math.pi / 2 else mp.mpf(th)
+            xi = mp.cos(t)
+            value = mp.fsum(c * xi**j for j, c in enumerate(coeffs))
+            slope = mp.fsum(j * c * xi ** (j - 1) for j, c in enumerate(coeffs) if j)
+            edge = min(th, math.pi - th) < 1e-2  # relative accuracy there; absolute in the middle
+            for g, want in zip(got, (1 - value, 1 + value, value, slope)):
+                tol = 4e-15 * abs(float(want)) + 1e-300 if edge else 4e-15
+                assert abs(g[i] - float(want)) <= tol, (name, th, g[i], want)
+
+
+@given(a=st.floats(-2.0, 2.0), b=st.floats(0.1, 2.0), delta=st.floats(1e-12, 1.0))
+def test_abrelu_gaps_take_the_complement(a, b, delta):
+    """abrelu_gaps with theta = pi - delta and delta given exactly agrees with 1 -+ phĭ at 60 digits (relative
+    accuracy where small) and with the dual's own gaps at the float angle (which reads delta as math.pi - theta)."""
+    import mpmath as mp
+
+    from kernels.ntk.duals import abrelu_gaps
+
+    theta = np.array([math.pi - delta])
+    gap, cogap = abrelu_gaps(a, b, theta, np.array([delta]))
+    m = (a - b) ** 2 / (a * a + b * b)
+    with mp.workdps(60):
+        t = mp.pi - mp.mpf(delta)
+        value = mp.cos(t) + m / mp.pi * (mp.sin(t) - t * mp.cos(t))
+        for got, want in ((gap[0], 1 - value), (cogap[0], 1 + value)):
+            assert abs(got - float(want)) <= 1e-14 * abs(float(want)) + 1e-300
+    d = abrelu_dual(a, b)
+    exact = np.array([math.pi - theta[0]])
+    same = abrelu_gaps(a, b, theta, exact)
+    assert same[0][0] == d.gap(theta, np)[0] and same[1][0] == d.cogap(theta, np)[0]
