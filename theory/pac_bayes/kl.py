@@ -267,8 +267,10 @@ def _newton(problem: _Inversion, p, lanes, kl_of, *, far_side_only, max_iter, mo
         g = kl_of(qa, pa, xp) - ca
         interior = (pa > 0) & (pa < 1)
         one_a = xp.ones_like(pa)
-        # g'(p) = (p - q) / (p (1 - p)), written as ((p - q)/p) / (1 - p) so that tiny p cannot overflow
-        slope = ((pa - qa) / xp.where(interior, pa, one_a)) / xp.where(interior, 1 - pa, one_a)
+        # g'(p) = (p - q) / (p (1 - p)), written as ((p - q)/p) / (1 - p); at a subnormal p it can still
+        # overflow to inf, and such a lane stops (not ``usable``) where its step would be below one ulp anyway
+        with np.errstate(over="ignore"):
+            slope = ((pa - qa) / xp.where(interior, pa, one_a)) / xp.where(interior, 1 - pa, one_a)
         usable = interior & (slope != 0) & xp.isfinite(slope) & xp.isfinite(g) & ((g > 0) if far_side_only else (g == g))
         p_new = pa - xp.where(usable, g / xp.where(usable, slope, one_a), xp.zeros_like(pa))
         p_new = xp.minimum(xp.maximum(p_new, lo_clamp[lanes]), hi_clamp[lanes])
