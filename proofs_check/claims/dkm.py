@@ -360,26 +360,20 @@ def permutation_equivariance(params, xp):
     ),
 )
 def uci_representation_learning(params, xp):
-    from theory.dkm.uci import fit_models, load_split
+    from theory.dkm.uci import fit_split
 
     per_dataset = {}
     for dataset in params["datasets"]:
-        rows = []
-        for split in range(params["splits"]):
-            X_train, y_train, X_test, y_test, y_std = load_split(dataset, split)
-            M = None if X_train.shape[0] <= 300 else 100
-            fitted = fit_models(X_train, y_train, depth=params["depth"], nu=params["nu"], n_inducing=M,
-                                max_iter=params["max_iter"], models=("nngp", "dkm"))
-            row = {}
-            for name, (model, _) in fitted.items():
-                mean = np.asarray(model.predict(X_test))
-                row[name] = (float(np.sqrt(np.mean((mean - y_test) ** 2)) * y_std),
-                             model.log_likelihood(X_test, y_test) - math.log(y_std))
-            rows.append(row)
-        per_dataset[dataset] = {
-            f"{m}_{k}": float(np.mean([r[m][i] for r in rows])) for m in ("nngp", "dkm")
-            for i, k in enumerate(("rmse", "test_ll"))
-        }
-        per_dataset[dataset]["holds"] = per_dataset[dataset]["dkm_test_ll"] > per_dataset[dataset]["nngp_test_ll"]
+        records = [r for split in range(params["splits"])
+                   for r in fit_split(dataset, split, depth=params["depth"], nu=params["nu"],
+                                      max_iter=params["max_iter"], models=("nngp", "dkm"))]
+        summary = {}
+        for model in ("nngp", "dkm"):
+            mine = [r for r in records if r["model"] == model]
+            summary[f"{model}_rmse"] = float(np.mean([r["rmse"] for r in mine]))
+            summary[f"{model}_test_ll"] = float(np.mean([r["test_ll"] for r in mine]))
+            summary[f"{model}_converged"] = f"{sum(r['converged'] for r in mine)}/{len(mine)}"
+        summary["holds"] = summary["dkm_test_ll"] > summary["nngp_test_ll"]
+        per_dataset[dataset] = summary
     passed = all(v["holds"] for v in per_dataset.values())
     return Outcome(per_dataset, "dkm_test_ll > nngp_test_ll", passed)
