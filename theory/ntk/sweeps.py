@@ -9,7 +9,7 @@ Three panels, each a list of (setting, depth) tasks:
 * ``relu_ntk``: ReLU NTK, d = 2, 100 training points split 40/60 (``rng=1001``), 500 test points (``rng=2001``);
   agreement with 1-NN and with majority vote.
 * ``xi2_nngp``: the xi^2 (``hermite_2``) NNGP, d = 5, 500 + 500 points from ``default_rng(1)``; agreement with 1-NN.
-* ``d_opt_nngp``: the d_opt NNGP for d = 2, 3, 5, n + n points from ``default_rng([0, d])``; agreement with
+* ``d_opt_nngp``: the d_opt NNGP for d = 2, 3, 5 (and 9 at full scale), n + n points from ``default_rng([0, d])``; agreement with
   the Hilbert rule.
 
 Every task draws its own data from seeds fixed by its setting, so a task gives the same number in any
@@ -48,11 +48,13 @@ class SweepPlan:
 
 
 def sweep_plan(quick: bool = True) -> SweepPlan:
-    """The sweep of the figure: ``quick`` uses fewer ReLU depths and n = 500 for the d_opt panel."""
+    """The sweep of the figure: ``quick`` uses fewer ReLU depths and n = 500 for the d_opt panel (d = 2, 3, 5);
+    full scale is the authors' n_train = n_test = 10,000 with d = 9 as well."""
     relu = (1, 10, 100, 1000, 10000, 50000, 200000) if quick else (
         1, 3, 10, 30, 100, 300, 1000, 3000, 10000, 30000, 100000, 200000)
     return SweepPlan(relu_depths=relu, xi2_depths=(1, 2, 3, 4, 6, 8, 10, 15, 20, 30),
-                     d_opt_depths=(1, 3, 10, 30, 100, 200), d_opt_n=500 if quick else 2000)
+                     d_opt_depths=(1, 3, 10, 30, 100, 200), d_opt_n=500 if quick else 10_000,
+                     d_opt_dims=(2, 3, 5) if quick else (2, 3, 5, 9))
 
 
 def _relu_point(depth):
