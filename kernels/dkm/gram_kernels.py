@@ -179,11 +179,14 @@ class ArcCos(GramKernel):
 
     def entries_vjp(self, C, a, b, K, Kbar):
         xp = array_namespace(C)
-        base, s, theta = self._base(C, a, b)
+        S = a * b
+        root = xp.sqrt(xp.maximum(S - C * C, 0.0))  # sqrt(a b) sin(theta), as in kernels.numerics.angle
+        theta = xp.atan2(root, C)
         W = Kbar * self.W_std**2
         dC = W * arccos_j0(theta, xp)
-        # dK/dS with S = a b equals W_std^2 sin(theta) / (2 pi sqrt(S)); dS/da = b.
-        T = W * xp.sin(theta) / (2.0 * math.pi * s)
+        # dK/dS with S = a b equals W_std^2 sin(theta) / (2 pi sqrt(S)) = W_std^2 root / (2 pi S); dS/da = b.
+        T = W * root / (2.0 * math.pi * xp.where(S > 0, S, xp.ones_like(S)))
+        base = (K - self.b_std**2) / self.W_std**2  # K_1 = sqrt(a b) J_1(theta), from the forward pass
         return dC, T * b, T * a, {"W_std": 2.0 * _sum(xp, W * base)}
 
     def diag(self, d):
