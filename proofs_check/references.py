@@ -203,3 +203,38 @@ def _act_mp(activation, q11, q22, q12):
         rho = min(max(q12 / mp.sqrt(q11 * q22), mp.mpf(-1)), mp.mpf(1))
         return 1 - 2 * mp.acos(rho) / mp.pi, mp.mpf(0)
     raise ValueError(f"activation must be relu, abs, leaky_relu_<alpha>, erf or sign, got {activation!r}")
+
+
+# --- generalised chi-squared CDF at several levels (inductive_bias) ---------------------------------------
+__all__ += ["gen_chi2_logcdf_series_many"]
+
+
+def gen_chi2_logcdf_series_many(weights, xs, dofs=None, noncentralities=None, offset=0.0, *, n_max=200, dps=40):
+    """:func:`gen_chi2_logcdf_series` at each level of ``xs``, the mixture-index pmf formed once.
+
+    Returns a list of ``(log_p, rel_bound)`` as mpf; raises ``ValueError`` where the remainder bound exceeds
+    10^(-dps/2) (the same test, formula and remainder as the single-level function).
+    """
+    with mp.workdps(dps):
+        w = [mp.mpf(v) for v in weights]
+        k = [mp.mpf(1)] * len(w) if dofs is None else [mp.mpf(v) for v in dofs]
+        d = [mp.mpf(0)] * len(w) if noncentralities is None else [mp.mpf(v) for v in noncentralities]
+        beta = min(w)
+        half_k = mp.fsum(k) / 2
+        pmf = _gen_chi2_index_pmf(w, k, d, beta, n_max)
+        mass_left = 1 - mp.fsum(pmf)
+        out = []
+        for x in xs:
+            y = mp.mpf(x) - mp.mpf(offset)
+            if y <= 0:
+                out.append((-mp.inf, mp.mpf(0)))
+                continue
+            z = y / (2 * beta)
+            p = mp.fsum(pn * mp.gammainc(half_k + n, 0, z, regularized=True) for n, pn in enumerate(pmf))
+            remainder = mass_left * mp.gammainc(half_k + n_max, 0, z, regularized=True)
+            rel = abs(remainder) / p
+            if rel > mp.mpf(10) ** (-dps // 2):
+                raise ValueError(f"series not converged in n_max={n_max} terms at x={x!r} "
+                                 f"(relative remainder {mp.nstr(rel, 3)})")
+            out.append((mp.log(p + remainder / 2), rel))
+        return out

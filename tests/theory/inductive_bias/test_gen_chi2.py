@@ -10,7 +10,7 @@ import scipy.stats
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from proofs_check.references import gen_chi2_cdf_inversion, gen_chi2_logcdf_series
+from proofs_check.references import gen_chi2_cdf_inversion, gen_chi2_logcdf_series, gen_chi2_logcdf_series_many
 from theory.inductive_bias.gen_chi2 import BelowMinimumWarning, BitsResult, CDFResult, GeneralizedChi2
 
 
@@ -285,7 +285,7 @@ def test_truncation_bound_is_its_closed_form_and_bounds_the_tail():
     for w, k, d in PIN_LAWS:
         dist = GeneralizedChi2(w, k, d)
         shift = 1.0 - 2.0 * np.array(w) * (-0.7)  # a_j = 1 - 2 w_j c at c = -0.7
-        for u in (0.2, 3.0, 40.0):
+        for u in (0.2, 0.5, 3.0, 40.0):  # u = 0.5: 2 w U = 1 exactly for w = 1, a term not in B
             for a in (None, shift):
                 with mp.workdps(30):
                     expected = float(_mp_log_truncation_bound(w, k, d, u, a))
@@ -396,7 +396,7 @@ def test_bromwich_bound_is_its_closed_form(monkeypatch, law, frac):
 @pytest.mark.parametrize("w, k, d", [PIN_LAWS[1], ([0.5, 1.0], [12, 14], [0.0, 1.0])])
 def test_imhof_bound_is_its_closed_form(monkeypatch, w, k, d):
     dist = GeneralizedChi2(w, k, d, tol=1e-12)
-    for y, total, error in ((0.4, -1.2, 3e-14), (2.0, 0.2, 1e-13), (9.0, 1.5, 0.0)):
+    for y, total, error in ((0.4, -1.2, 3e-14), (2.0, 0.2, 1e-13), (2.0, 0.2, 0.02), (9.0, 1.5, 0.0)):
         calls = _capture_fourier(monkeypatch, dist, total, error)
         p, err = dist.imhof_cdf(y)
         (call,) = calls
@@ -656,69 +656,6 @@ def test_equal_weights_upper_tail_against_chi2_sf():
         assert _contains(result, math.log1p(-sf), 1e-16)
 
 
-# --- mpmath references ---------------------------------------------------------------------------------
-SERIES_CASES = [
-    ([0.3, 0.7, 1.1], [1, 2, 3], [0.5, 0.0, 2.0], 0.4, [0.401, 0.45, 1.0, 3.0, 8.0]),
-    ([1e-3, 2e-3, 0.5], [1, 1, 1], [10.0, 0.0, 3.0], 0.0, [1e-30, 1e-6, 1e-3, 0.01]),
-    ([2.0, 1.5e-3], [1, 1], [0.0, 0.0], 0.0, [1e-13, 1e-6, 1e-3]),
-    ([1e-4, 1e-3], [3, 1], [100.0, 50.0], 0.0, [1e-200, 1e-9, 0.01]),
-]
-
-
-@pytest.mark.parametrize("w, k, d, offset, xs", SERIES_CASES)
-def test_against_mpmath_series(w, k, d, offset, xs):
-    dist = GeneralizedChi2(w, k, d, offset=offset)
-    for x in xs:
-        log_ref, rel = gen_chi2_logcdf_series(w, x, k, d, offset, n_max=150)
-        result = dist.log_cdf_result(x)
-        assert abs(result.log_probability - float(log_ref)) <= 1e-11 * max(1.0, abs(float(log_ref))), (x, result)
-        assert _contains(result, float(log_ref)), (x, result, float(log_ref))
-
-
-def test_spread_weights_bulk_against_mpmath_inversion():
-    w, k, d = [1e-4, 0.02, 1.0, 3.0], [1, 2, 1, 1], [0.0, 4.0, 1.0, 0.0]
-    dist = GeneralizedChi2(w, k, d)
-    for x in (0.5, 2.0, 6.0):
-        ref = float(gen_chi2_cdf_inversion(w, x, k, d))
-        result = dist.log_cdf_result(x)
-        assert result.probability == pytest.approx(ref, rel=1e-10)
-        assert _contains(result, math.log(ref), 1e-13)
-
-
-def test_methods_agree_where_each_is_bounded(mixed):
-    for q in (1e-30, 1e-9, 1e-3, 0.3, 0.9):
-        lo, hi = mixed.offset, mixed.mean * 3
-        for _ in range(80):
-            mid = 0.5 * (lo + hi)
-            lo, hi = (mid, hi) if mixed.logcdf(mid) < math.log(q) else (lo, mid)
-        ruben = mixed.log_cdf_result(hi, "ruben")
-        bromwich = mixed.log_cdf_result(hi, "bromwich")
-        assert ruben.method == "ruben" and bromwich.method == "bromwich"
-        assert ruben.log_error < 1e-9 and bromwich.log_error < 1e-9
-        assert abs(ruben.log_probability - bromwich.log_probability) <= ruben.log_error + bromwich.log_error
-        assert ruben.log_probability == pytest.approx(math.log(q), rel=1e-6)
-        saddle = mixed.log_cdf_result(hi, "saddlepoint")
-        assert saddle.approximate and abs(saddle.log_probability - ruben.log_probability) < 0.05 * abs(math.log(q))
-
-
-# --- monotonicity and bounds ---------------------------------------------------------------------------
-@pytest.mark.parametrize("case", [
-    ([1.7e-3, 5e-3, 7.7e-3], None, None),
-    ([2.0, 1.5e-3], None, None),
-    (list(np.geomspace(1e-4, 1e2, 40)), None, list(np.linspace(0, 100, 40))),
-])
-def test_cdf_is_monotone_on_a_dense_grid(case):
-    w, k, d = case
-    dist = GeneralizedChi2(w, k, d)
-    grid = np.geomspace(dist.mean * 1e-12, dist.mean * 4, 300)
-    results = [dist.log_cdf_result(x) for x in grid]
-    logs = np.array([r.log_probability for r in results])
-    errs = np.array([r.log_error for r in results])
-    assert np.all(np.isfinite(logs)) and np.all(errs < 1e-8)
-    assert np.all(np.diff(logs) >= -(errs[1:] + errs[:-1]))
-    assert np.all(np.diff(logs[::10]) > 0) or np.all(np.diff(logs[::10])[logs[::10][1:] < -1e-12] > 0)
-
-
 def test_imhof_bound_is_asserted_and_holds():
     dist = GeneralizedChi2(np.full(3, 0.4), [1, 2, 2])
     for q in (0.05, 0.5, 0.95):
@@ -847,3 +784,66 @@ def test_regularized_gamma_against_mpmath():
             with mp.workdps(40):
                 ref = float(mp.log(mp.gammainc(a, 0, z, regularized=True)))
             assert abs(ours - ref) <= SPECIAL_RTOL + 1e-15 * abs(ref), (a, z, ours, ref)
+
+
+# --- mpmath references ---------------------------------------------------------------------------------
+SERIES_CASES = [
+    ([0.3, 0.7, 1.1], [1, 2, 3], [0.5, 0.0, 2.0], 0.4, [0.401, 0.45, 1.0, 3.0, 8.0]),
+    ([1e-3, 2e-3, 0.5], [1, 1, 1], [10.0, 0.0, 3.0], 0.0, [1e-30, 1e-6, 1e-3, 0.01]),
+    ([2.0, 1.5e-3], [1, 1], [0.0, 0.0], 0.0, [1e-13, 1e-6, 1e-3]),
+    ([1e-4, 1e-3], [3, 1], [100.0, 50.0], 0.0, [1e-200, 1e-9, 0.01]),
+]
+
+
+@pytest.mark.parametrize("w, k, d, offset, xs", SERIES_CASES)
+def test_against_mpmath_series(w, k, d, offset, xs):
+    dist = GeneralizedChi2(w, k, d, offset=offset)
+    refs = gen_chi2_logcdf_series_many(w, xs, k, d, offset, n_max=150)
+    for x, (log_ref, rel) in zip(xs, refs):
+        result = dist.log_cdf_result(x)
+        assert abs(result.log_probability - float(log_ref)) <= 1e-11 * max(1.0, abs(float(log_ref))), (x, result)
+        assert _contains(result, float(log_ref)), (x, result, float(log_ref))
+
+
+def test_spread_weights_bulk_against_mpmath_inversion():
+    w, k, d = [1e-4, 0.02, 1.0, 3.0], [1, 2, 1, 1], [0.0, 4.0, 1.0, 0.0]
+    dist = GeneralizedChi2(w, k, d)
+    for x in (0.5, 2.0, 6.0):
+        ref = float(gen_chi2_cdf_inversion(w, x, k, d))
+        result = dist.log_cdf_result(x)
+        assert result.probability == pytest.approx(ref, rel=1e-10)
+        assert _contains(result, math.log(ref), 1e-13)
+
+
+def test_methods_agree_where_each_is_bounded(mixed):
+    for q in (1e-30, 1e-9, 1e-3, 0.3, 0.9):
+        lo, hi = mixed.offset, mixed.mean * 3
+        for _ in range(80):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if mixed.logcdf(mid) < math.log(q) else (lo, mid)
+        ruben = mixed.log_cdf_result(hi, "ruben")
+        bromwich = mixed.log_cdf_result(hi, "bromwich")
+        assert ruben.method == "ruben" and bromwich.method == "bromwich"
+        assert ruben.log_error < 1e-9 and bromwich.log_error < 1e-9
+        assert abs(ruben.log_probability - bromwich.log_probability) <= ruben.log_error + bromwich.log_error
+        assert ruben.log_probability == pytest.approx(math.log(q), rel=1e-6)
+        saddle = mixed.log_cdf_result(hi, "saddlepoint")
+        assert saddle.approximate and abs(saddle.log_probability - ruben.log_probability) < 0.05 * abs(math.log(q))
+
+
+# --- monotonicity and bounds ---------------------------------------------------------------------------
+@pytest.mark.parametrize("case", [
+    ([1.7e-3, 5e-3, 7.7e-3], None, None),
+    ([2.0, 1.5e-3], None, None),
+    (list(np.geomspace(1e-4, 1e2, 40)), None, list(np.linspace(0, 100, 40))),
+])
+def test_cdf_is_monotone_on_a_dense_grid(case):
+    w, k, d = case
+    dist = GeneralizedChi2(w, k, d)
+    grid = np.geomspace(dist.mean * 1e-12, dist.mean * 4, 300)
+    results = [dist.log_cdf_result(x) for x in grid]
+    logs = np.array([r.log_probability for r in results])
+    errs = np.array([r.log_error for r in results])
+    assert np.all(np.isfinite(logs)) and np.all(errs < 1e-8)
+    assert np.all(np.diff(logs) >= -(errs[1:] + errs[:-1]))
+    assert np.all(np.diff(logs[::10]) > 0) or np.all(np.diff(logs[::10])[logs[::10][1:] < -1e-12] > 0)
