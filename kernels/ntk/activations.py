@@ -54,7 +54,7 @@ from typing import Callable
 import numpy as np
 
 from kernels.backend import array_namespace, special
-from kernels.numerics import angle, angle_from_gaps, asin_difference, safe_sqrt
+from kernels.numerics import angle, angle_from_gaps, asin_difference, safe_sqrt, sin_minus_theta_cos
 
 __all__ = [
     "Activation",
@@ -149,14 +149,20 @@ class ABRelu(Activation):
     def pair(self, q11, q22, theta, cos, t11, t22, xp=None, *, comp=None):
         """Stable form: the output correlation depends on theta only, ``cos theta_T = cos theta + (m/pi) s(theta)``
         (m = (a - b)^2 / (a^2 + b^2), s = sin - theta cos), and theta_T and pi - theta_T come from the gaps
-        1 -+ cos theta_T of :func:`kernels.ntk.duals.abrelu_dual` (in pi - theta above pi/2, ``comp`` when given)."""
+        1 -+ cos theta_T of :func:`kernels.ntk.duals.abrelu_dual`.  Above pi/2 everything is formed from
+        delta = pi - theta (``comp`` when given): Tdot = a b + (a - b)^2 delta / (2 pi) and
+        T12 = sqrt(q11 q22) ((a - b)^2 s(delta) / (2 pi) - a b cos delta), so that next to antipodal (ReLU:
+        Tdot ~ delta, T12 ~ delta^3) both keep their relative accuracy."""
         from kernels.ntk.duals import abrelu_gaps
 
         xp = array_namespace(q11, q22, theta) if xp is None else xp
         comp = math.pi - theta if comp is None else comp
         root = xp.sqrt(q11 * q22)
-        tdot = self._diag - self._kink * theta
-        t12 = root * (self._kink * xp.sin(xp.where(theta > math.pi / 2, comp, theta)) + tdot * cos)
+        far = theta > math.pi / 2
+        ab = self.a * self.b
+        tdot = xp.where(far, ab + self._kink * comp, self._diag - self._kink * theta)
+        t12 = root * xp.where(far, self._kink * sin_minus_theta_cos(comp, xp) - ab * xp.cos(comp),
+                              self._kink * xp.sin(theta) + tdot * cos)
         gap, cogap = abrelu_gaps(self.a, self.b, theta, comp, xp)
         return t12, tdot, angle_from_gaps(gap, cogap, xp), angle_from_gaps(cogap, gap, xp)
 

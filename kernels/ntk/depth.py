@@ -25,11 +25,13 @@ one sign; linear in theta beyond the outer nodes), so its cost does not grow wit
   xi^k is exact in closed form (Sigma^L = K^L / K^L(1) = xi^(k^L)).  The cost is bounded in L for every regime;
 * odd duals are evaluated on [0, pi/2] and reflected: exactly odd, Sigma^L(0) = 0.
 
-Measured against 32-digit mpmath (:func:`proofs_check.references.ntk_normalized_recursion`) at angles from
-1e-9 to pi: ReLU, normalised K^L / K^L(1), relative error <= 1.0e-13 (L = 1e3), 1.6e-13 (1e4), 8.2e-12 (1e5),
-1.1e-11 (2e5), Sigma^L <= 2.2e-16; erf (L = 60), sine_2.676 (40), 3d_opt and 5d_opt (60), hermite_2 (12):
-<= 3.6e-12, except 5d_opt within 1e-4 of antipodal, where values below 1e-60 next to the dual's double root at
--1 lose up to 2e-8 (and O(1) below 1e-100).  Angles are read with math.pi standing for pi.
+Measured against mpmath (:func:`proofs_check.references.ntk_normalized_recursion`, 32-150 digits) at angles
+from 1e-9 to pi - 1e-12: ReLU, normalised K^L / K^L(1), relative error <= 1.0e-13 (L = 1e3), 1.6e-13 (1e4),
+8.2e-12 (1e5), 1.1e-11 (2e5), Sigma^L <= 2.2e-16; erf (L = 60) <= 2.7e-13, sine_2.676 (40) 3.6e-12, 3d_opt
+(60) 2.6e-12, 5d_opt (60, its double root at -1 included: values to 1e-85 next to antipodal) 2.0e-12,
+hermite_2 (12) 3.5e-13, ReLU (300) 9.5e-14, 2d_opt (30) 8.6e-11.  Short of 1e-10: 9d_opt at L = 60 errs up to
+6.2e-10 at angles 1e-4 to 3e-3 (the interpolation of a steep map; the node values themselves are within 4e-14;
+``grid_size=16385`` gives 6.2e-12).  Angles are read with math.pi standing for pi.
 """
 
 from __future__ import annotations
@@ -225,7 +227,7 @@ def _tail_logs(d: NormalizedDual, state: _NodeState, depth: int):
 
 
 def _direct_nodes(d: NormalizedDual, depth: int, theta):
-    """(log|Sigma^L|, sign, log|N^L|, sign, Sigma^L, N^L) at the angles ``theta`` by the angle recursion;
+    """(log|Sigma^L|, sign, log|N^L|, sign) at the angles ``theta`` by the angle recursion;
     in the singular regime the layers beyond the linear tail are summed in closed form (cost bounded in L)."""
     theta = np.asarray(theta, dtype=np.float64)
     state = _NodeState(theta, np.cos(theta), np.cos(theta), 1.0, 0)
@@ -236,9 +238,8 @@ def _direct_nodes(d: NormalizedDual, depth: int, theta):
         tail_at = lambda xi: bool(np.all(np.abs(xi) < _TAIL))  # noqa: E731
     state = _iterate(d, state, depth, tail_at=tail_at)
     if state.layers < depth:
-        ls, ss, lk, sk = _tail_logs(d, state, depth)
-        return ls, ss, lk, sk, ss * np.exp(ls), sk * np.exp(lk)
-    return log_abs(state.xi, np), np.sign(state.xi), log_abs(state.ntk, np), np.sign(state.ntk), state.xi, state.ntk
+        return _tail_logs(d, state, depth)
+    return log_abs(state.xi, np), np.sign(state.xi), log_abs(state.ntk, np), np.sign(state.ntk)
 
 
 def _log_domain_nodes(d: NormalizedDual, depth: int, theta):
@@ -434,6 +435,11 @@ def _weights(grid: _Grid, theta, xp):
                        xp.int64)
     start = clip(xp.take(xp.asarray(grid.buckets), bucket) - _STENCIL // 2, 0, g - _STENCIL, xp)
     nodes = xp.asarray(grid.u)
+    # the bucket's guess can be one node off: one step to the stencil whose central interval holds u
+    middle = _STENCIL // 2
+    step = xp.astype(u >= xp.take(nodes, start + middle), xp.int64) - xp.astype(u < xp.take(nodes, start + middle - 1),
+                                                                                 xp.int64)
+    start = clip(start + step, 0, g - _STENCIL, xp)
     diffs = [u - xp.take(nodes, start + j) for j in range(_STENCIL)]
     inverse = xp.asarray(grid.inverse_denominators)
     weights = []
@@ -507,7 +513,8 @@ class _Column:
 def _column(values_log, values_sign, theta_nodes, end0, end_pi, *, over_xi, log_ratio=False):
     log_xi, xi_nodes = _log_abs_cos(theta_nodes, np), np.cos(theta_nodes)
     if log_ratio:
-        ratio = values_log / log_xi
+        with np.errstate(over="ignore"):  # log|f| ~ -k^L beyond the float range over a tiny log|xi|: +inf (f = 0)
+            ratio = values_log / log_xi
         return _Column(ratio, values_sign, values_sign * 0.0, end0, end_pi, log_ratio=True)
     log_r = values_log - log_xi if over_xi else values_log
     sign_r = values_sign * np.sign(xi_nodes) if over_xi else values_sign
@@ -663,7 +670,7 @@ def _node_values(d: NormalizedDual, depth: int, grid: _Grid, method: str, log_do
         sigma, ntk, (s_pi, n_pi) = _doubling_nodes(d, depth, grid)
         sigma, ntk = np.concatenate([sigma, [s_pi]]), np.concatenate([ntk, [n_pi]])
         return log_abs(sigma, np), np.sign(sigma), log_abs(ntk, np), np.sign(ntk)
-    nodes = _log_domain_nodes if log_domain else (lambda dd, L, th: _direct_nodes(dd, L, th)[:4])
+    nodes = _log_domain_nodes if log_domain else _direct_nodes
     if d.odd:  # evaluation folds to theta <= pi/2; next to pi the float angles could not carry the orbit anyway
         used = grid.theta <= 2.0
         half = nodes(d, depth, grid.theta[used])

@@ -245,3 +245,24 @@ def test_pair_is_the_kernel_with_a_stable_output_angle(act, q11, q22, theta):
         assert abs(got - float(exact)) <= (1e-13 * float(exact) if relative else 1e-14 * math.pi), (got, exact)
     assert abs(t12[0] - float(s12)) <= 1e-14 * scale
     assert abs(tdot[0] - float(want_tdot)) <= 1e-14 * max(1.0, abs(float(want_tdot)))  # absolute: it multiplies the NTK
+
+
+@pytest.mark.parametrize("act", [Relu(), LeakyRelu(0.2), Abs(), ABRelu(-0.3, 0.8)], ids=repr)
+@pytest.mark.parametrize("delta", [1e-2, 1e-6, 1e-12, 3e-17])
+def test_abrelu_pair_next_to_antipodal_is_relatively_accurate(act, delta):
+    """pair() at theta = pi - delta with comp = delta: Tdot = a b + (a - b)^2 delta / (2 pi) and T12 (ReLU:
+    ~ delta^3) to 1e-14 relative of the closed forms (module docstring) at theta = pi - delta in 150 digits (from
+    the float theta they were 0 and 1e-17 sqrt(q11 q22))."""
+    import mpmath
+
+    q11, q22 = np.array([1.3]), np.array([0.6])
+    theta, comp = np.array([math.pi - delta]), np.array([delta])
+    t12, tdot, _, _ = act.pair(q11, q22, theta, -np.cos(comp), None, None, comp=comp)
+    with mpmath.workdps(150):  # the closed forms cancel to delta^3 next to pi
+        th = mpmath.pi - mpmath.mpf(delta)
+        a, b, x, y = (mpmath.mpf(v) for v in (act.a, act.b, 1.3, 0.6))
+        q12 = mpmath.sqrt(x * y) * mpmath.cos(th)
+        want_tdot = (a * a + b * b) / 2 - (a - b) ** 2 * th / (2 * mpmath.pi)
+        want_t12 = (a - b) ** 2 / (2 * mpmath.pi) * mpmath.sqrt(x * y - q12 * q12) + want_tdot * q12
+    assert abs(tdot[0] - float(want_tdot)) <= 1e-14 * abs(float(want_tdot))
+    assert abs(t12[0] - float(want_t12)) <= 1e-14 * abs(float(want_t12))

@@ -303,6 +303,16 @@ def test_table_cost_does_not_grow_with_depth(name, depth):
     assert np.all(np.isfinite(sigma)) and np.all(np.isfinite(ntk)) and sigma[-1] == 1.0 and ntk[-1] == 1.0
 
 
+@pytest.mark.parametrize("depth", [0, 1, 2])
+def test_monomial_tables_keep_the_sign_at_shallow_depth(depth):
+    """xi^(k^L) for negative xi: positive for even k once L >= 1, the sign of xi for odd k (and at L = 0)."""
+    xi = np.array([-0.5, -0.9, 0.7])
+    for k in (2, 3):
+        sigma, ntk = tabulate_depth(f"hermite_{k}", depth)(xi, normalized=True)
+        assert_close(sigma, xi ** (k**depth), rtol=1e-13)
+        assert_close(ntk, xi ** (k**depth), rtol=1e-13)
+
+
 def test_hermite_k_tables_are_exact_monomials():
     """Sigma^L = xi^(k^L) and K^L / K^L(1) = Sigma^L for the dual xi^k, at any depth."""
     table = tabulate_depth("hermite_2", 10)
@@ -358,3 +368,112 @@ def test_one_nn_tail_of_a_general_polynomial_against_mpmath(coefficients, depth)
             want_s, want_k = float(mp.log(abs(s))), float(mp.log(abs(k / k1)))
             assert abs(log_s[i] - want_s) <= 1e-10 * abs(want_s) and sign_s[i] == mp.sign(s)
             assert abs(log_k[i] - want_k) <= 1e-10 * abs(want_k) and sign_k[i] == mp.sign(k)
+
+
+# --- edges of the tables and recursions (each pins a value a mutation of depth.py would change) ----------
+
+
+@pytest.mark.parametrize("name,depth", [("relu", 1), ("relu", 100), ("3d_opt", 1), ("5d_opt", 2), ("erf", 1)])
+def test_table_ends_against_mpmath(name, depth):
+    """Sigma^L and K^L / K^L(1) at xi = +-1 (theta = 0, pi), by the direct and (ReLU at 100) the doubling path,
+    within 1e-13 of 40-digit arithmetic."""
+    from proofs_check.references import ntk_normalized_recursion
+
+    coefficients = {"3d_opt": (0.0, 0.5, 0.0, 0.5), "5d_opt": (0.0, 0.25, 0.5, 0.25)}
+    table = tabulate_depth(name, depth)
+    sigma, ntk = table(np.array([1.0, -1.0]), normalized=True)
+    for i, th in enumerate((0.0, math.pi)):
+        s_ref, k_ref = (float(v) for v in ntk_normalized_recursion(coefficients.get(name, name), th, depth, dps=40))
+        assert abs(sigma[i] - s_ref) <= 1e-13 and abs(ntk[i] - k_ref) <= 1e-13, (th, sigma[i], s_ref, ntk[i], k_ref)
+
+
+def test_deep_relu_table_at_tiny_angles_against_mpmath():
+    """Doubling path (depth 300 > 64), angles from 1e-12 down to 1e-30, below the first node (1e-20) included:
+    relative 1e-12 of 32-digit arithmetic (N^L ~ 1 - c theta)."""
+    from proofs_check.references import ntk_normalized_recursion
+
+    table = tabulate_depth("relu", 300)
+    assert table.method == "doubling"
+    theta = np.array([1e-12, 1e-16, 3e-20, 1e-20, 3e-21, 1e-30])
+    sigma, ntk = table.at_angle(theta, normalized=True)
+    for th, s, k in zip(theta, sigma, ntk):
+        s_ref, k_ref = (float(v) for v in ntk_normalized_recursion("relu", th, 300, dps=40))
+        assert abs(s - s_ref) <= 1e-12 * s_ref and abs(k - k_ref) <= 1e-12 * k_ref, (th, k, k_ref)
+
+
+def test_cosines_outside_the_interval_are_clipped():
+    table = tabulate_depth("relu", 5)
+    for got, want in zip(table.log(np.array([1.5, -1.5])), table.log(np.array([1.0, -1.0]))):
+        assert np.array_equal(got, want)
+    for got, want in zip(table(np.array([1.5, -1.5])), table(np.array([1.0, -1.0]))):
+        assert np.array_equal(got, want)
+
+
+def test_direct_recursion_clips_an_overshooting_dual():
+    """A dual that rounds past +-1 (phĭ(1) = 1 + 1e-13) is clipped to [-1, 1] at every layer."""
+    dual = lambda x: x * (1.0 + 1e-13)  # noqa: E731
+    sigma, _ = nngp_ntk(np.array([-1.0, 1.0]), dual, 5, dual_derivative=lambda x: np.full_like(x, 1.0 + 1e-13))
+    assert np.array_equal(sigma, np.array([-1.0, 1.0]))
+
+
+def test_log_recursion_at_zero_and_for_a_constant_dual():
+    """log_nngp_ntk at xi = 0 for xi^2: log -inf with sign 0 (no NaN); phĭ = 1 (no derivative terms): K^L = 1."""
+    from kernels.ntk.duals import polynomial_dual
+
+    ls, ss, lk, sk = log_nngp_ntk(np.array([0.0, 0.5]), "hermite_2", 3)
+    assert ls[0] == -math.inf and ss[0] == 0.0 and not np.any(np.isnan(np.concatenate([ls, ss, lk, sk])))
+    assert ls[1] == pytest.approx(8 * math.log(0.5), rel=1e-15)
+    ls, ss, lk, sk = log_nngp_ntk(np.array([-0.3, 0.2]), polynomial_dual([1.0]), 3)
+    assert np.all(ls == 0.0) and np.all(ss == 1.0) and np.all(lk == 0.0) and np.all(sk == 1.0)
+
+
+def test_monomial_tables_have_ntk_equal_to_sigma_bit_for_bit():
+    """For the dual xi^k, K^L / K^L(1) = Sigma^L exactly (closed form), so the two columns agree bit for bit."""
+    for name, depth in (("hermite_2", 9), ("hermite_3", 6)):
+        table = tabulate_depth(name, depth)
+        xi = np.linspace(-1, 1, 41)
+        sigma, ntk = table(xi, normalized=True)
+        assert np.array_equal(sigma, ntk)
+
+
+def test_one_nn_ratio_of_ntk_to_sigma_against_mpmath():
+    """0.7 xi^2 + 0.3 xi^3 at depth 9 (log|Sigma| ~ -100, so the ratio K^L / (K^L(1) Sigma^L) is still visible
+    in the difference of the logs): log of the ratio within 1e-10 absolute of 40-digit arithmetic."""
+    import mpmath as mp
+
+    from kernels.ntk.duals import polynomial_dual
+
+    table = tabulate_depth(polynomial_dual((0.0, 0.0, 0.7, 0.3)), 9)
+    xi = np.array([0.3, 0.8, -0.6])
+    log_s, _, log_k, _ = table.log(xi)
+    with mp.workdps(40):
+        for i, x0 in enumerate(xi):
+            s, k, k1 = mp.mpf(x0), mp.mpf(x0), mp.mpf(1)
+            for _ in range(9):
+                s, k = 0.7 * s**2 + 0.3 * s**3, (0.7 * s**2 + 0.3 * s**3) + k * (1.4 * s + 0.9 * s**2)
+                k1 = 1 + 2.3 * k1
+            assert abs((log_k[i] - log_s[i]) - float(mp.log(abs(k / k1 / s)))) <= 1e-10
+
+
+def test_one_nn_tail_past_the_float_range_of_the_growth():
+    """0.6 xi^3 + 0.4 xi^5 at depth 700: 3^n overflows a float in the closed-form tail; log|Sigma^L| is -inf
+    (below -1e300) without an error, and Sigma^L = 0, N^L = 0 where |xi| < 1."""
+    from kernels.ntk.duals import polynomial_dual
+
+    table = tabulate_depth(polynomial_dual((0.0, 0.0, 0.0, 0.6, 0.0, 0.4)), 700)
+    log_s, sign_s, log_k, _ = table.log(np.array([0.5, -0.9]))
+    assert np.all(log_s == -math.inf) and np.all(log_k == -math.inf)
+    sigma, ntk = table(np.array([0.5, -0.9, 1.0]), normalized=True)
+    assert np.array_equal(sigma[:2], [0.0, 0.0]) and sigma[2] == 1.0 and ntk[2] == 1.0
+
+
+def test_stencils_are_centred():
+    """Each evaluation point lies in the central interval of its six-node stencil (the bucket table's guess
+    corrected by one step), away from the ends of the grid."""
+    from kernels.ntk.depth import _angle_grid, _grid_variable, _weights
+
+    grid = _angle_grid(8193)
+    theta = np.concatenate([np.random.default_rng(3).uniform(grid.theta[10], grid.theta[-10], 20000), grid.theta[10:-10]])
+    start = _weights(grid, theta, np)[0]
+    u = _grid_variable(theta, np)
+    assert np.all(grid.u[start + 2] <= u) and np.all(u < grid.u[start + 3])

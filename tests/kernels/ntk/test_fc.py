@@ -271,16 +271,17 @@ def test_degenerate_pairs_against_mpmath(kind, config):
 
 
 def test_issue_12_reproducer_antipodal_relu():
-    """X[2] = -1.7 X[0]: the exact NTK entry is -4.4e-20 (a one-ulp departure from antipodal); it was -8.4e-10."""
+    """X[2] = -1.7 X[0]: the exact NTK entry is -4.4346828403241e-20 and the NNGP 7.877748309938e-54 (a one-ulp
+    departure from antipodal; the NTK was -8.4e-10, then +2.4e-19 of the wrong sign): both to 1e-14 relative of
+    a 100-digit recursion (at 50 digits the reference's own NNGP is noise, -9e-38)."""
     from proofs_check.references import fc_kernel_reference
 
     X = np.random.default_rng(0).normal(size=(3, 4))
     X[2] = -1.7 * X[0]
     k = fc_kernel(X, depth=1, W_std=0.5, activation="relu")
-    nngp, ntk = fc_kernel_reference(X[0], X[2], 1, "relu", 0.5)
-    scale = float(fc_kernel_reference(X[0], X[0], 1, "relu", 0.5)[1])
-    assert abs(k.ntk[0, 2] - float(ntk)) <= 1e-15 * scale
-    assert abs(k.nngp[0, 2] - float(nngp)) <= 1e-15 * scale
+    nngp, ntk = (float(v) for v in fc_kernel_reference(X[0], X[2], 1, "relu", 0.5, dps=100))
+    assert abs(k.ntk[0, 2] - ntk) <= 1e-14 * abs(ntk) and abs(k.ntk[2, 0] - ntk) <= 1e-14 * abs(ntk)
+    assert abs(k.nngp[0, 2] - nngp) <= 1e-14 * abs(nngp)
 
 
 @pytest.mark.parametrize("sign", [1.0, -1.0])
