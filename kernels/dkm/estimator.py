@@ -74,7 +74,7 @@ class DeepKernelMachine(RegressorMixin, Estimator):
         Kernel parameters (e.g. ``{"lengthscale": 1.0}``), the starting point when ``learn_kernel``.
     jitter : float
         Added to the diagonal of every kernel matrix.
-    method : {"lbfgs", "newton"}
+    method : {"lbfgs", "lbfgsb", "newton"}
         The solver (:func:`kernels.dkm.solver.solve_dkm`).
     tol, max_iter : float, int
         Stop when the max-abs gradient of the objective per data point is below ``tol``.

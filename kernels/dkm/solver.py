@@ -10,10 +10,11 @@ arXiv 2108.13097.  The group's code maximises the objective with Adam on G = V V
   (+ const), whose Hessian in V_l is the identity (plus the diagonal barrier), so one scale serves
   every nu_l from 1e-2 to 1e10; V_l = 0 is the NNGP.
 * Kernel log-parameters and the log noise variance may be learned in the same run (box-bounded).
-* ``method="lbfgs"``: scipy's L-BFGS-B, finished with Newton steps when its line search stops short of
-  the tolerance; ``method="newton"``: a trust-region Newton-CG (scipy's ``trust-ncg``) whose
+* ``method="lbfgs"``: L-BFGS (two-loop recursion, up to 100 pairs, Armijo backtracking) when nothing is
+  bounded, else scipy's L-BFGS-B (``method="lbfgsb"`` always), finished with Newton steps when its line
+  search stops short of the tolerance; ``method="newton"``: a trust-region Newton-CG (scipy's ``trust-ncg``) whose
   Hessian-vector products are forward differences of the exact gradient.
-  Either stops when the largest component of the gradient of L / (P D) with respect to the U_l
+  Each stops when the largest component of the gradient of L / (P D) with respect to the U_l
   (and the log-parameters), in the original coordinates, is at most ``tol``.
 
 Linear algebra runs on the inputs' array library (numpy, cupy, array_api_strict); only the
@@ -40,7 +41,7 @@ __all__ = ["DKMSolution", "solve_dkm", "whitened_start", "Parameters", "minimise
 #: are expected on a standardised scale)
 LOG_BOUNDS = {"lengthscale": (1e-2, 1e3), "variance": (1e-2, 1e2), "W_std": (1e-1, 1e1)}
 NOISE_BOUNDS = (1e-6, 1e1)
-METHODS = ("lbfgs", "newton")
+METHODS = ("lbfgs", "lbfgsb", "newton")
 #: L-BFGS memory: as many (s, y) pairs as fit in HISTORY_BUDGET doubles (2 vectors per pair), between
 #: HISTORY_RANGE; more pairs cut the iterations on the DKM objective (measured at P = 250, nu = 1: 306
 #: evaluations with 20 pairs, 247 with 50, 194 with 100, 183 with 200; at P = 500: about 600 vs 283 with 100)
@@ -239,7 +240,7 @@ def minimise(evaluate, x0, *, n_data, bounds, scale, method, tol, max_iter, hist
     if method == "lbfgs" and not bounded:
         history = default_history(x0.size) if history is None else int(history)
         x, n_iter, message = _lbfgs(fun, x0, bounds, lambda x, g: projected(x, g) <= tol, max_iter, history, callback)
-    elif method == "lbfgs":  # learned hyperparameters: box bounds, scipy's L-BFGS-B
+    elif method in ("lbfgs", "lbfgsb"):  # box bounds (learned hyperparameters), or asked for: scipy's L-BFGS-B
         result = minimize(fun, x0, jac=True, method="L-BFGS-B", bounds=list(zip(lower, upper)), callback=callback,
                           options={"maxiter": max_iter, "gtol": gtol, "ftol": 1e-15, "maxls": 40,
                                    "maxcor": BOUNDED_HISTORY if history is None else int(history)})
@@ -450,9 +451,11 @@ def solve_dkm(
     min_noise_var : float
         Lower bound of the noise variance when ``learn_noise`` (the DKM objective grows without bound
         as the noise vanishes once the Grams can fit the targets).
-    method : {"lbfgs", "newton"}
-        L-BFGS-B (finished with Newton steps if needed), or trust-region Newton-CG with Hessian-vector
-        products from exact gradients.
+    method : {"lbfgs", "lbfgsb", "newton"}
+        "lbfgs": L-BFGS with :func:`default_history` pairs where no coordinate is bounded (fixed kernels and
+        noise), scipy's L-BFGS-B with :data:`BOUNDED_HISTORY` pairs otherwise; "lbfgsb": scipy's L-BFGS-B
+        always; either is finished with Newton steps if needed.  "newton": trust-region Newton-CG with
+        Hessian-vector products from exact gradients.
     tol, max_iter : float, int
         Stop when the max-abs gradient of L / (P D) is at most ``tol``, or after ``max_iter`` iterations.
     history : int, optional

@@ -11,9 +11,9 @@ from kernels.backend import from_numpy
 from kernels.dkm import Linear, SquaredExponential, input_gram, make_kernel, nngp_grams, solve_dkm
 from kernels.dkm.solver import Parameters
 from tests.helpers import assert_close
-from tests.kernels.dkm._common import data, seeded_data
+from tests.kernels.dkm._common import data, pd_matrix, seeded_data
 
-METHODS = ["lbfgs", "newton"]
+METHODS = ["lbfgs", "lbfgsb", "newton"]
 
 # Optima found by the previous solver (L-BFGS on the full-matrix whitened parametrisation, tol 1e-7,
 # every run converged), on seeded_data(seed, P) with noise 0.1 and jitter 1e-6.
@@ -113,3 +113,57 @@ def test_unknown_method():
     X, Y = data(np.random.default_rng(0), P=5)
     with pytest.raises(ValueError, match="method must be one of"):
         solve_dkm(input_gram(X), Y, [SquaredExponential()] * 2, [1.0], 0.1, method="adam")
+
+
+def test_history_two_loop_secant_and_ring_buffer(rng):
+    """-direction(y_k) = s_k for the newest pair (the BFGS secant equation), and a full ring buffer uses
+    exactly the last m pairs."""
+    from kernels.dkm.solver import _History
+
+    n, m = 7, 3
+    A = pd_matrix(rng, n)
+    pairs = [(s, A @ s) for s in rng.normal(size=(5, n))]
+    full, last = _History(n, m), _History(n, m)
+    for s, y in pairs:
+        assert full.add(s, y)
+    for s, y in pairs[-m:]:
+        last.add(s, y)
+    free = np.ones(n, dtype=bool)
+    s_k, y_k = pairs[-1]
+    assert_close(-full.direction(y_k, free), s_k, rtol=1e-12, atol=1e-14)
+    g = rng.normal(size=n)
+    assert_close(full.direction(g, free), last.direction(g, free), rtol=1e-14, atol=1e-15)
+    assert not full.add(s_k, -y_k)  # s.y < 0 is refused
+
+
+def test_history_size():
+    from kernels.dkm.solver import HISTORY_RANGE, default_history
+
+    assert default_history(10) == HISTORY_RANGE[1]
+    assert default_history(10**9) == HISTORY_RANGE[0]
+    assert HISTORY_RANGE[0] < default_history(2**20) < HISTORY_RANGE[1]
+
+
+@pytest.mark.parametrize("history", [1, 5, None])
+def test_lbfgs_reaches_the_lbfgsb_optimum(history):
+    """Same start (the NNGP), same tolerance: the own L-BFGS and scipy's L-BFGS-B agree to 1e-10 relative."""
+    from scipy.optimize import minimize
+
+    from kernels.dkm.solver import _Counted
+    from kernels.dkm.whitened import whitened_objective_and_grad
+
+    X, Y = seeded_data(4, 14)
+    G0, kernels, nu = input_gram(X), [SquaredExponential()] * 3, [1.0, 3.0]
+    params = Parameters([14, 14], nu, kernels, 0.1, learn_kernel=False, learn_noise=False, xp=np, dtype=np.float64)
+
+    def evaluate(x):
+        U, ks, s2 = params.unpack(x)
+        value, grad = whitened_objective_and_grad(G0, U, Y, ks, nu, s2, 1e-6)
+        return value, params.flatten_grad(grad.U, grad.kernels, grad.log_noise_var)
+
+    fun = _Counted(evaluate, 14, params.bounds())
+    ref = minimize(fun, params.pack(None), jac=True, method="L-BFGS-B",
+                   options={"maxiter": 5000, "gtol": 1e-9, "ftol": 1e-15, "maxls": 40})
+    sol = solve_dkm(G0, Y, kernels, nu, 0.1, tol=1e-9, history=history, max_iter=5000)
+    assert sol.converged and sol.grad_norm <= 1e-9
+    assert sol.objective == pytest.approx(-ref.fun * 14, rel=1e-10)
