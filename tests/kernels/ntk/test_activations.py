@@ -204,6 +204,8 @@ def test_pair_is_the_kernel_with_a_stable_output_angle(act, q11, q22, theta):
     q11a, q22a, th = np.array([q11]), np.array([q22]), np.array([theta])
     t11, t22 = act.kernel(q11a, q11a, q11a)[0], act.kernel(q22a, q22a, q22a)[0]
     t12, tdot, theta_t, comp_t = act.pair(q11a, q22a, th, np.cos(th), t11, t22, comp=math.pi - th)
+    for got, default in zip((t12, tdot, theta_t, comp_t), act.pair(q11a, q22a, th, np.cos(th), t11, t22)):
+        assert np.array_equal(got, default)  # comp defaults to math.pi - theta
     scale = math.sqrt(float(t11[0] * t22[0]))
     with mpmath.workdps(100):  # arccos next to -1 and the determinant both halve the digits
         a, b, t = (mpmath.mpf(v) for v in (q11, q22, theta))
