@@ -72,6 +72,7 @@ from kernels.validation import check_matrix, check_positive, check_positive_int
 __all__ = ["FCKernel", "fc_kernel", "clear_table_cache"]
 
 _BLOCK_ENTRIES = 4_000_000
+_EXACT_BELOW = 1e-2  # angles (and pi - angles) below which the input angle is recomputed from an exact product
 _METHODS = ("auto", "direct", "table")
 
 
@@ -152,15 +153,15 @@ def _power_of_two_rows(x, xp):
 def _input_angles(x1, x2, unit1, unit2, xp):
     """(theta, pi - theta) between the rows of ``x1`` and ``x2``, each to full relative accuracy where it is small.
 
-    :func:`kernels.numerics.pair_angle` on the rounded unit rows gives theta to a few ulps in absolute terms; next
-    to 0 and pi (|cos| > 1/2) the angle is recomputed from the inputs themselves: with y = c x + r, c = x.y / x.x,
+    :func:`kernels.numerics.pair_angle` on the rounded unit rows gives theta to a few ulps in absolute terms; within
+    0.01 of 0 and pi (where that is worse than 1e-14 relative) the angle is recomputed from the inputs themselves: with y = c x + r, c = x.y / x.x,
     theta = arctan2(|r|, c |x|), r formed with an exact product and orthogonalised twice (an error in c moves r
     along x, which changes |r| by (eps / theta)^2 relative after one pass).  Rounding the unit rows would cost
     eps / theta relative.  Measured: 1e-14 relative at theta from 1e-13 to 1e-3 (rows scaled 1e-150 to 1e120).
     """
     theta = pair_angle(unit1, unit2, xp)
     comp = math.pi - theta
-    near = (theta < math.pi / 3) | (theta > 2.0 * math.pi / 3)
+    near = (theta < _EXACT_BELOW) | (theta > math.pi - _EXACT_BELOW)
     if bool(xp.any(near)):
         rows, cols = xp.nonzero(near)
         a = xp.take(_power_of_two_rows(x1, xp), rows, axis=0)
