@@ -152,19 +152,20 @@ def dimension_monotone(params, xp):
     statement=(
         "Neural networks encode large amounts of inductive bias relative to other model classes: on digits, "
         "ReLU MLPs trained to fit the training set need fewer bits to reach test loss eps than RBF-kernel "
-        "interpolants (kernel: exact; MLP: the ncx2 estimator)."
+        "interpolants (kernel: exact; MLP: the ncx2 estimator), at every level eps where the kernel needs "
+        "at least one bit (a level above a model class's typical test loss asks for no inductive bias)."
     ),
-    stated="bits(MLP) < bits(kernel, exact) at eps",
-    quick={"n_train": 100, "n_test": 200, "eps": 0.25, "n_networks": 24, "width": 64, "depth": 2, "lr": 1e-2,
+    stated="bits(MLP) < bits(kernel, exact) at each eps with bits(kernel) >= 1 (at least one such eps)",
+    quick={"n_train": 100, "n_test": 200, "eps": [0.25], "n_networks": 24, "width": 64, "depth": 2, "lr": 1e-2,
            "max_epochs": 2000, "kernel_samples": 10_000},
-    full={"n_train": 500, "n_test": 500, "n_networks": 200, "width": 256, "lr": 1e-3, "max_epochs": 20_000},
+    # n_train = 500: the mean test losses fall to about 0.18 (kernel) and 0.10 (MLP), below 0.25
+    full={"n_train": 500, "n_test": 500, "eps": [0.05, 0.1, 0.15, 0.25], "n_networks": 200, "width": 256,
+          "lr": 1e-3, "max_epochs": 20_000},
     requires=("sklearn",),
 )
 def nn_vs_kernel_digits(params, xp):
     task = digits_task(n_train=params["n_train"], n_test=params["n_test"], rng=0)
     arrays = [xp.asarray(a) for a in (task.x_train, task.y_train, task.x_test, task.y_test)]
-    eps = params["eps"]
-    kernel = exact_inductive_bias(*arrays, eps)
     post, y_test = _posterior(task, xp)
     kernel_fit = fit_ncx2(to_numpy(sample_losses(post, y_test, params["kernel_samples"], rng=0)))
     nn_losses, nets = nn_test_losses(
@@ -173,19 +174,26 @@ def nn_vs_kernel_digits(params, xp):
     )
     nn_losses = to_numpy(nn_losses)
     nn_fit = fit_ncx2(nn_losses)
-    nn_bits = -nn_fit.log_cdf(eps)[0] / LN2
+    kernel_bits, kernel_bits_ncx2, mlp_bits = {}, {}, {}
+    for eps in params["eps"]:
+        key = f"{eps:g}"
+        kernel = exact_inductive_bias(*arrays, eps)
+        kernel_bits[key] = kernel.bits
+        kernel_bits_ncx2[key] = -kernel_fit.log_cdf(eps)[0] / LN2
+        mlp_bits[key] = -nn_fit.log_cdf(eps)[0] / LN2
+    judged = [k for k, bits in kernel_bits.items() if bits >= 1.0]
     return Outcome(
         measured={
-            "eps": eps,
-            "kernel_bits_exact": kernel.bits,
-            "kernel_bits_ncx2": -kernel_fit.log_cdf(eps)[0] / LN2,
-            "mlp_bits_ncx2": nn_bits,
+            "kernel_bits_exact": kernel_bits,
+            "kernel_bits_ncx2": kernel_bits_ncx2,
+            "mlp_bits_ncx2": mlp_bits,
+            "judged_eps": judged,
             "kernel_mean_loss": kernel.mean_loss,
             "mlp_mean_loss": float(nn_losses.mean()),
-            "mlp_fraction_below_eps": float(np.mean(nn_losses <= eps)),
+            "mlp_fraction_below_eps": {f"{eps:g}": float(np.mean(nn_losses <= eps)) for eps in params["eps"]},
             "mlp_train_loss_max": float(nets.train_losses.max()),
             "mlp_epochs": nets.epochs,
         },
-        threshold="mlp_bits < kernel_bits_exact",
-        passed=nn_bits < kernel.bits,
+        threshold="mlp_bits < kernel_bits_exact where kernel_bits_exact >= 1",
+        passed=bool(judged) and all(mlp_bits[k] < kernel_bits[k] for k in judged),
     )
