@@ -248,14 +248,14 @@ class GeneralizedChi2:
     def __init__(self, weights, dofs=None, noncentralities=None, offset=0.0, *, tol=1e-13):
         w = _as_vector(weights, "weights")
         if w.size and np.any(w <= 0):
-            raise ValueError(f"weights must all lie in (0, inf), got minimum {w.min()!r}")
+            raise ValueError(f"weights must all lie in (0, inf), got minimum {float(w.min())!r}")
         m = w.shape[0]
         k = np.ones(m) if dofs is None else _as_vector(dofs, "dofs", m)
         if np.any(k <= 0):
-            raise ValueError(f"dofs must all lie in (0, inf), got minimum {k.min()!r}")
+            raise ValueError(f"dofs must all lie in (0, inf), got minimum {float(k.min())!r}")
         d = np.zeros(m) if noncentralities is None else _as_vector(noncentralities, "noncentralities", m)
         if np.any(d < 0):
-            raise ValueError(f"noncentralities must all lie in [0, inf), got minimum {d.min()!r}")
+            raise ValueError(f"noncentralities must all lie in [0, inf), got minimum {float(d.min())!r}")
         try:
             offset = float(offset)
         except (TypeError, ValueError):

@@ -166,6 +166,28 @@ def test_ruben_interval_is_its_closed_form(law, y, rtol, max_terms):
     assert interval.lo <= log_p <= interval.hi
 
 
+def test_ruben_block_schedule_and_width():
+    # Blocks of 64, 128, 256, 512 and then 1024 terms; the width is then the rounding allowance,
+    # EPS N (n + 2N + 8) plus the rest, growing like N^2 (each interval checked against Bromwich's value).
+    w, k, d = PIN_LAWS[2]
+    dist = GeneralizedChi2(w, k, d)
+    for y, n_expected in ((0.05, 192), (0.3, 448), (1.0, 960), (2.0, 1984), (4.5, 3008)):
+        interval, n = dist.ruben_interval(y)
+        assert n == n_expected
+        assert interval.hi - interval.lo >= 2 * EPS * n * (3 + 2 * n + 8)
+        bromwich = dist.log_cdf_result(y, "bromwich")
+        assert interval.lo - bromwich.log_error <= bromwich.log_probability <= interval.hi + bromwich.log_error
+
+
+def test_ruben_rescales_huge_coefficients():
+    # Non-centrality 1500: c_i / c_0 = 750^i / i! passes 1e250 long before the peak of the Poisson weights.
+    x = float(scipy.stats.ncx2.ppf(0.3, 2, 1500.0))
+    result = GeneralizedChi2([1.0], [2], [1500.0]).log_cdf_result(x, "ruben")
+    ref = float(scipy.stats.ncx2.logcdf(x, 2, 1500.0))
+    assert result.log_probability == pytest.approx(ref, rel=1e-12) and _contains(result, ref, 1e-14)
+    assert result.log_error < 1e-9
+
+
 def test_ruben_series_matches_the_convolution_reference():
     from proofs_check.references import _gen_chi2_index_pmf
 
@@ -295,7 +317,8 @@ def test_truncation_bound_is_its_closed_form_and_bounds_the_tail():
         tail, _ = scipy.integrate.quad(lambda t: abs(np.exp(dist._log_phi(t))) / t, u, np.inf, limit=200)
         assert tail <= math.exp(dist._log_truncation_bound(u)) and tail >= 0.2 * math.exp(dist._log_truncation_bound(u))
         # _cutoff: the smallest power-of-two multiple of the start whose bound meets the target.
-        for start, log_target in ((1.0, math.log(1e-13)), (0.3, math.log(1e-6)), (1.0, 1.0)):
+        tie = dist._log_truncation_bound(0.5)  # a target met exactly at U = 0.5: that U is the one returned
+        for start, log_target in ((1.0, math.log(1e-13)), (0.3, math.log(1e-6)), (1.0, 1.0), (1.0, tie)):
             u_max, log_trunc = dist._cutoff(log_target, None, start)
             assert log_trunc == dist._log_truncation_bound(u_max)
             assert log_trunc <= log_target < dist._log_truncation_bound(u_max / 2) or u_max <= 1e-8 * start * 2
@@ -391,6 +414,18 @@ def test_bromwich_bound_is_its_closed_form(monkeypatch, law, frac):
             assert bad.log_error == math.inf and bad.log_probability == -math.inf
         elif not lower:
             assert bad.log_error == math.inf and bad.log_probability == (-math.inf if total == 1e300 else 0.0)
+    if not lower:
+        # A tail of 0.6 keeps its bound; one within the rounding allowance of 1 loses it.
+        for tail in (0.6, 1.0 - round_err / 2):
+            total = tail / float(mp.exp(log_part))
+            _capture_fourier(monkeypatch, dist, total, 0.0)
+            result = dist.bromwich_result(y, rtol=1e-10)
+            if tail == 0.6:
+                assert result.log_probability == pytest.approx(math.log1p(-0.6), rel=1e-13)
+                bound = abs(math.log1p(-0.6 * (1 + trunc / total + round_err)) - math.log1p(-0.6)) + 4 * EPS * 0.6
+                assert result.log_error == pytest.approx(bound, rel=1e-6)
+            else:
+                assert result.log_probability == -math.inf and result.log_error == math.inf
 
 
 @pytest.mark.parametrize("w, k, d", [PIN_LAWS[1], ([0.5, 1.0], [12, 14], [0.0, 1.0])])
@@ -421,6 +456,12 @@ def test_imhof_bound_is_its_closed_form(monkeypatch, w, k, d):
         candidate = dist._candidate("imhof", y, 1e-10, 100, None)
         assert candidate.method == "imhof" and candidate.log_probability == pytest.approx(math.log(p), rel=1e-14)
         assert candidate.log_error == pytest.approx(-math.log1p(-err / p), rel=1e-9)
+    # A value clipped to 0, or one whose error reaches it, has no bound.
+    for total, error in ((-5.0, 0.0), (0.0, 2.0)):
+        _capture_fourier(monkeypatch, dist, total, error)
+        refused = dist._candidate("imhof", 2.0, 1e-10, 100, None)
+        assert refused.log_error == math.inf
+        assert refused.log_probability == (-math.inf if total < 0 else math.log(0.5))
 
 
 def _mp_lugannani_rice(w, k, d, y):
@@ -711,6 +752,10 @@ def test_eps_below_minimum_gives_infinite_bias_not_nan(mixed):
     assert mixed.cdf(mixed.offset - 1.0) == 0.0
 
 
+def test_default_tolerance():
+    assert GeneralizedChi2([1.0]).tol == 1e-13  # the documented Imhof target
+
+
 def test_no_random_part_is_a_step():
     dist = GeneralizedChi2([], offset=0.5)
     assert dist.cdf(0.6) == 1.0 and dist.cdf(0.4) == 0.0
@@ -735,6 +780,9 @@ def test_result_properties():
         ({"weights": [1.0], "offset": math.inf}, "offset"),
         ({"weights": [[1.0, 2.0]]}, "weights"),
         ({"weights": [1.0], "tol": 0.0}, "tol"),
+        ({"weights": [3.0, -2.0, 1.0]}, r"weights must all lie in \(0, inf\), got minimum -2.0"),
+        ({"weights": [1.0, 1.0], "dofs": [2.0, -1.0]}, r"dofs must all lie in \(0, inf\), got minimum -1.0"),
+        ({"weights": [1.0, 1.0], "noncentralities": [2.0, -1.0]}, r"got minimum -1.0"),
     ],
 )
 def test_bad_parameters_are_named(kwargs, match):
