@@ -60,7 +60,8 @@ def _check_out_dir(parser, out: str) -> Path:
 def _list() -> int:
     for c in registry().values():
         extra = f"  [needs {', '.join(c.requires)}]" if c.requires else ""
-        known = "  [registered known failure]" if c.known_failure else ""
+        known = "  [registered known failure]" if c.known_failure else (
+            "  [registered known failure at full scale]" if c.known_failure_full else "")
         print(f"{c.id:<40} {c.paper.short()}  -- {c.stated}{extra}{known}")
     return 0
 

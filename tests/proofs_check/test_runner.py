@@ -70,14 +70,15 @@ def test_list():
     assert r.returncode == 0 and "core.mehler_hermite" in r.stdout
 
 
-def _fake(monkeypatch, cid, *, passed=True, known=None, raises=False):
+def _fake(monkeypatch, cid, *, passed=True, known=None, raises=False, known_full=None):
     def check(params, xp):
         if raises:
             raise RuntimeError("boom")
         return Outcome(measured={"value": 1.0 if passed else 0.0}, threshold=0.5, passed=passed)
 
     monkeypatch.setitem(registry_module._REGISTRY, cid, Claim(
-        id=cid, paper=MEHLER, statement="a test claim", stated="value >= 0.5", check=check, known_failure=known))
+        id=cid, paper=MEHLER, statement="a test claim", stated="value >= 0.5", check=check, known_failure=known,
+        known_failure_full=known_full))
 
 
 @pytest.mark.parametrize(
@@ -107,6 +108,17 @@ def test_documented_failure_beside_a_passing_claim_is_clean(monkeypatch, tmp_pat
     _fake(monkeypatch, "core.zz_fake_b", passed=False, known="documented finding")
     assert main(["--only", "core.zz_fake", "--out", str(tmp_path)]) == 0
     assert "1 hold, 1 do not hold (documented), 0 unexpected" in capsys.readouterr().out
+
+
+def test_known_failure_at_full_scale_only(monkeypatch, tmp_path, capsys):
+    """A failure registered for the full scale is documented there and unexpected at quick scale."""
+    _fake(monkeypatch, "core.zz_fake", passed=False, known_full="paper-scale finding")
+    assert main(["--only", "core.zz_fake", "--out", str(tmp_path / "full"), "--full"]) == 0
+    assert "does not hold (documented)" in capsys.readouterr().out
+    stored = json.loads((tmp_path / "full" / "claims.json").read_text())["claims"][0]
+    assert stored["known_failure"] == "paper-scale finding"
+    assert main(["--only", "core.zz_fake", "--out", str(tmp_path / "quick")]) == 1
+    assert "UNEXPECTED (new failure)" in capsys.readouterr().out
 
 
 def test_workers_flag_gives_the_serial_records(tmp_path):
