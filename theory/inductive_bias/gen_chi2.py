@@ -46,7 +46,8 @@ of four methods; ``method="auto"`` computes them in this order and keeps the one
    B the terms with 2 w_j U > a_j) is small; its quadrature part is QUADPACK's error estimate.
 3. ``"imhof"``: Imhof's (1961) integral at c = 0, P = 1/2 - (1/pi) int_0^inf Im[exp(-ity) phi(t)] / t dt,
    with his truncation bound plus QUADPACK's estimate; an absolute error of about 1e-13, useless where P is
-   of that size.
+   of that size.  Where y < pi / 32 (units of the largest weight) the QAWF tail's estimate is not trusted
+   and no bound is claimed.
 4. ``"saddlepoint"``: the Lugannani-Rice (1980) formula, an asymptotic approximation without a bound of
    its own (``approximate=True``); its value is kept inside every rigorous interval available.
 
@@ -447,8 +448,10 @@ class GeneralizedChi2:
         """log P(Q <= x) by the Lugannani-Rice formula, in log space (an approximation, no bound).
 
         Next to the mean the formula is 0/0: below |w| = 1e-5 its limit is used (relative error about 2|w|
-        against the formula at 40 digits), above it the formula itself, whose rounding costs about
-        eps / w^2 relative (the saddle point's own rounding); elsewhere it is reproduced to 1e-9.
+        against the formula at 40 digits, at most 2.3e-5 measured), above it the formula itself, with
+        s y - K(s) formed without cancellation (at most 2e-11 relative for 1e-5 <= |w| <= 1e-2 on three
+        laws; the rounding of the saddle point bounds it by about eps / w^2); in the tails it is reproduced
+        to 1e-9.
         """
         x = float(x)
         if self.n_terms == 0:
