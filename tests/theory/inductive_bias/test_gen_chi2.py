@@ -582,7 +582,8 @@ def test_interval_helpers():
     rigorous = _Interval(-2.0, -1.0)
     assert dist._combine(CDFResult(-1.5, "m", 0.1), rigorous) == CDFResult(-1.5, "m", 0.1)
     assert dist._combine(CDFResult(-1.5, "m", 1.0), rigorous) == CDFResult(-1.5, "m", 0.5)
-    assert dist._combine(CDFResult(-1.05, "m", 0.1), rigorous) == CDFResult(pytest.approx(-1.075), "m", pytest.approx(0.075))
+    narrowed = dist._combine(CDFResult(-1.05, "m", 0.1), rigorous)  # [-1.15, -0.95] with [-2, -1]
+    assert narrowed == CDFResult(pytest.approx(-1.075), "m", pytest.approx(0.075))
     assert dist._combine(CDFResult(-0.5, "m", 0.1), rigorous) is None
     assert dist._combine(CDFResult(-1.5, "m", math.inf), rigorous) is None
     assert dist._candidate_interval(CDFResult(-0.1, "m", 0.3)) == _Interval(-0.4, 0.0)
