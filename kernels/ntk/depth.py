@@ -141,15 +141,19 @@ def log_nngp_ntk(xi, dual, depth: int):
 
 
 def _diagonal_ntk_log(d: NormalizedDual, depth: int) -> float:
-    """ln K^L(1) = ln sum_{l=0}^{L} phĭ'(1)^l, computed without overflow."""
-    g = d.slope_at_one
-    if abs(g - 1.0) < 1e-15:
+    """ln K^L(1) = ln sum_{l=0}^{L} g^l = ln((g^(L+1) - 1) / (g - 1)), g = phĭ'(1), without overflow and without
+    cancellation next to g = 1 (in e = g - 1, exact: (expm1((L+1) log1p(e))) / e)."""
+    e = d.slope_at_one - 1.0
+    if e == 0.0:
         return math.log(depth + 1.0)
-    if g < 1.0:
-        return math.log1p(-(g ** (depth + 1))) - math.log1p(-g)
-    # g^(L+1) - 1 over g - 1, in logs
-    top = (depth + 1) * math.log(g)
-    return top + math.log1p(-math.exp(-top)) - math.log(g - 1.0)
+    if e == -1.0:  # phĭ'(1) = 0: K^L(1) = 1
+        return 0.0
+    top = (depth + 1) * math.log1p(e)
+    if e < 0.0:
+        return math.log(-math.expm1(top)) - math.log(-e)
+    if top < 700.0:
+        return math.log(math.expm1(top)) - math.log(e)
+    return top + math.log1p(-math.exp(-top)) - math.log(e)  # g^(L+1) overflows: in logs
 
 
 # --- the recursion in the angle ------------------------------------------------------------------
@@ -587,7 +591,7 @@ class DepthTable:
         sigma, ntk = out[0], out[3]
         if ntk is None or normalized:
             return sigma, ntk
-        if self.log_ntk_at_one > math.log(np.finfo(np.float64).max) - 1:
+        if self.log_ntk_at_one >= math.log(np.finfo(np.float64).max):  # 2^1024 - 1 reads as the largest float
             raise OverflowError(
                 f"K^L(1) = exp({self.log_ntk_at_one:.6g}) overflows float64 at depth {self.depth}: "
                 "use normalized=True (K^L / K^L(1)) or table.log"

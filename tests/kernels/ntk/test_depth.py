@@ -477,3 +477,29 @@ def test_stencils_are_centred():
     start = _weights(grid, theta, np)[0]
     u = _grid_variable(theta, np)
     assert np.all(grid.u[start + 2] <= u) and np.all(u < grid.u[start + 3])
+
+
+@pytest.mark.parametrize("slope", [0.0, 0.5, 1.0 - 2e-15, 1.0, 1.0 + 2e-15, 1.0 + 1e-9, 2.0])
+@pytest.mark.parametrize("depth", [0, 1, 1000, 200_000])
+def test_diagonal_ntk_against_mpmath(slope, depth):
+    """ln K^L(1) = ln sum_l g^l to 1e-14 relative (of max(1, |ln K|)) of 40 digits, next to g = 1 included
+    (ln g for g = 1 + 2e-15 errs by 10%; the sum is formed from log1p and expm1 of g - 1)."""
+    import mpmath as mp
+    from types import SimpleNamespace
+
+    from kernels.ntk.depth import _diagonal_ntk_log
+
+    got = _diagonal_ntk_log(SimpleNamespace(slope_at_one=slope), depth)
+    with mp.workdps(40):
+        g = mp.mpf(slope)
+        want = mp.log(depth + 1) if g == 1 else mp.log((g ** (depth + 1) - 1) / (g - 1))
+    assert abs(got - float(want)) <= 1e-14 * max(1.0, abs(float(want)))
+
+
+def test_overflow_of_the_diagonal_is_an_error_exactly_where_it_overflows():
+    """3d_opt (phĭ'(1) = 2): K^L(1) = 2^(L+1) - 1 is a float at L = 1022 and overflows at L = 1023."""
+    xi = np.array([0.3, 1.0])
+    sigma, ntk = tabulate_depth("3d_opt", 1022)(xi)
+    assert ntk[-1] == pytest.approx(2.0**1023, rel=2e-13)  # exp of ln K(1) ~ 709 (7e-14 absolute)
+    with pytest.raises(OverflowError, match="normalized=True"):
+        tabulate_depth("3d_opt", 1023)(xi)
