@@ -503,3 +503,18 @@ def test_overflow_of_the_diagonal_is_an_error_exactly_where_it_overflows():
     assert ntk[-1] == pytest.approx(2.0**1023, rel=2e-13)  # exp of ln K(1) ~ 709 (7e-14 absolute)
     with pytest.raises(OverflowError, match="normalized=True"):
         tabulate_depth("3d_opt", 1023)(xi)
+
+
+def test_doubling_of_a_contracting_majority_vote_dual_against_mpmath():
+    """phĭ = (1 + xi) / 2 (phĭ'(1) = 1/2, so the angle maps fall below the first node 1e-20 while composing):
+    doubling at depth 100 within 1e-12 relative of 40-digit arithmetic at angles 1e-25 to pi."""
+    from kernels.ntk.duals import polynomial_dual
+    from proofs_check.references import ntk_normalized_recursion
+
+    table = tabulate_depth(polynomial_dual((0.5, 0.5)), 100)
+    assert table.method == "doubling"
+    theta = np.array([1e-25, 1e-19, 1e-10, 1e-3, 1.0, 2.5, math.pi - 1e-9, math.pi])
+    sigma, ntk = table.at_angle(theta, normalized=True)
+    for th, s, k in zip(theta, sigma, ntk):
+        s_ref, k_ref = (float(v) for v in ntk_normalized_recursion((0.5, 0.5), th, 100, dps=40))
+        assert abs(s - s_ref) <= 1e-12 * abs(s_ref) and abs(k - k_ref) <= 1e-12 * abs(k_ref), (th, s, s_ref, k, k_ref)
