@@ -518,3 +518,21 @@ def test_doubling_of_a_contracting_majority_vote_dual_against_mpmath():
     for th, s, k in zip(theta, sigma, ntk):
         s_ref, k_ref = (float(v) for v in ntk_normalized_recursion((0.5, 0.5), th, 100, dps=40))
         assert abs(s - s_ref) <= 1e-12 * abs(s_ref) and abs(k - k_ref) <= 1e-12 * abs(k_ref), (th, s, s_ref, k, k_ref)
+
+
+def test_doubling_starts_deeper_than_64():
+    assert tabulate_depth("relu", 64).method == "direct" and tabulate_depth("relu", 65).method == "doubling"
+    assert tabulate_depth("erf", 200).method == "direct"  # not a majority-vote dual
+
+
+@pytest.mark.parametrize("name,depth", [("relu", 1), ("relu", 100), ("3d_opt", 5)])
+def test_between_the_last_node_and_pi(name, depth):
+    """The one float angle between the last node (pi - 8.9e-16) and math.pi: linear in theta to the exact end
+    value, within 1e-13 of 40-digit arithmetic."""
+    from proofs_check.references import ntk_normalized_recursion
+
+    coefficients = {"3d_opt": (0.0, 0.5, 0.0, 0.5)}
+    th = float(np.nextafter(math.pi, 0.0))
+    sigma, ntk = (float(v[0]) for v in tabulate_depth(name, depth).at_angle(np.array([th]), normalized=True))
+    s_ref, k_ref = (float(v) for v in ntk_normalized_recursion(coefficients.get(name, name), th, depth, dps=40))
+    assert abs(sigma - s_ref) <= 1e-13 and abs(ntk - k_ref) <= 1e-13, (sigma, s_ref, ntk, k_ref)
