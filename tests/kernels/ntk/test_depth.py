@@ -536,3 +536,12 @@ def test_between_the_last_node_and_pi(name, depth):
     sigma, ntk = (float(v[0]) for v in tabulate_depth(name, depth).at_angle(np.array([th]), normalized=True))
     s_ref, k_ref = (float(v) for v in ntk_normalized_recursion(coefficients.get(name, name), th, depth, dps=40))
     assert abs(sigma - s_ref) <= 1e-13 and abs(ntk - k_ref) <= 1e-13, (sigma, s_ref, ntk, k_ref)
+
+
+def test_grid_spans_the_documented_angles():
+    """Nodes from theta = 1e-20 to within 1e-15 of pi, increasing, none at pi (module docstring)."""
+    from kernels.ntk.depth import _angle_grid
+
+    grid = _angle_grid(8193)
+    assert grid.theta[0] == pytest.approx(1e-20, rel=1e-6, abs=0.0)  # bisection: 100 halvings of [5e-21, pi]
+    assert 5e-16 <= math.pi - grid.theta[-1] <= 1e-15 and np.all(np.diff(grid.theta) > 0)
