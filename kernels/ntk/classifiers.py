@@ -35,6 +35,7 @@ from __future__ import annotations
 import math
 
 from kernels.backend import array_namespace, asarray
+from kernels.linalg import CholeskyError, cho_solve, cholesky
 from kernels.ntk.depth import DepthTable, tabulate_depth
 from kernels.ntk.duals import beta_exponent, get_dual, regime
 from kernels.numerics import unit_rows
@@ -195,7 +196,8 @@ def normalized_kernel(x1, x2=None, *, dual="relu", depth=1, kernel="ntk", normal
 def kernel_interpolation_predict(gram_train, y_train, gram_test):
     """sign(gram_test @ gram_train^(-1) y_train): the interpolating kernel regression classifier.
 
-    ``gram_test`` has shape (n_test, n_train).  Ties (exact zeros) predict +1.
+    ``gram_test`` has shape (n_test, n_train).  Ties (exact zeros) predict +1.  Where ``gram_train`` is
+    singular in floating point the minimum-norm interpolant is used (eigenvalues below n eps max dropped).
     """
     gram_train = check_matrix(asarray(gram_train, name="gram_train"), "gram_train")
     gram_test = check_matrix(asarray(gram_test, name="gram_test"), "gram_test")
@@ -206,7 +208,15 @@ def kernel_interpolation_predict(gram_train, y_train, gram_test):
     check_same_length(gram_train, y_train, "gram_train", "y_train")
     if gram_test.shape[1] != gram_train.shape[0]:
         raise ValueError(f"gram_test must have {gram_train.shape[0]} columns, got {gram_test.shape[1]}")
-    alpha = xp.linalg.solve(gram_train, y_train[:, None])[:, 0]
+    try:
+        alpha = cho_solve(cholesky(gram_train, "gram_train"), y_train[:, None])[:, 0]
+    except CholeskyError:
+        # Singular in floating point (coinciding points, a low-rank polynomial kernel): the minimum-norm
+        # interpolant, which gradient descent from zero reaches; a plain solve would return noise here.
+        w, V = xp.linalg.eigh(gram_train)
+        keep = w > w[-1] * w.shape[0] * 2.220446049250313e-16
+        coef = xp.where(keep, (V.T @ y_train) / xp.where(keep, w, 1.0), 0.0)
+        alpha = V @ coef
     return 2.0 * xp.astype(gram_test @ alpha >= 0, alpha.dtype) - 1.0
 
 

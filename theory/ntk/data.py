@@ -19,6 +19,7 @@ import math
 import numpy as np
 
 from kernels.backend import asarray
+from kernels.ntk.classifiers import cosines
 from kernels.validation import check_in_open_interval, check_matrix, check_positive_int
 
 __all__ = ["DIRICHLET_ALPHAS", "sample_dirichlet_sphere", "dirichlet_bayes_predict"]
@@ -93,7 +94,7 @@ def sample_dirichlet_sphere(
         x, y = _draw(rng, n, prior, n_positive, a_pos, a_neg)
         if not distinct or n == 1:
             return x, y
-        gram = x @ x.T
+        gram = cosines(x)  # the classifiers' cosines, so that "distinct" means distinct to them
         np.fill_diagonal(gram, -np.inf)
         if gram.max() < 1.0:
             return x, y

@@ -89,6 +89,17 @@ def test_singular_regime_where_the_kernel_underflows():
     assert len(set(pred.tolist())) == 2  # not the all-ties answer of an all-zero test kernel
 
 
+def test_duplicate_training_point_gives_the_minimum_norm_interpolant():
+    """A repeated training point (same label) makes the Gram singular; the rule then equals the one on the
+    distinct points, as the minimum-norm interpolant does (a plain solve returns noise there)."""
+    x_tr, y_tr = sample_dirichlet_sphere(30, 3, rng=8)
+    x_te, _ = sample_dirichlet_sphere(200, 3, rng=9)
+    x_dup, y_dup = np.vstack([x_tr, x_tr[:5]]), np.concatenate([y_tr, y_tr[:5]])
+    unique = deep_kernel_predict(x_tr, y_tr, x_te, dual="relu", depth=2, kernel="ntk")
+    repeated = deep_kernel_predict(x_dup, y_dup, x_te, dual="relu", depth=2, kernel="ntk")
+    assert repeated.tolist() == unique.tolist()
+
+
 def test_limits_by_regime():
     x_tr, y_tr = sample_dirichlet_sphere(100, 2, rng=11, n_positive=40)
     x_te, _ = sample_dirichlet_sphere(200, 2, rng=12)
