@@ -214,7 +214,7 @@ def kernel_interpolation_predict(gram_train, y_train, gram_test):
         # Singular in floating point (coinciding points, a low-rank polynomial kernel): the minimum-norm
         # interpolant, which gradient descent from zero reaches; a plain solve would return noise here.
         w, V = xp.linalg.eigh(gram_train)
-        keep = w > w[-1] * w.shape[0] * 2.220446049250313e-16
+        keep = w > w[-1] * w.shape[0] * xp.finfo(gram_train.dtype).eps
         coef = xp.where(keep, (V.T @ y_train) / xp.where(keep, w, 1.0), 0.0)
         alpha = V @ coef
     return 2.0 * xp.astype(gram_test @ alpha >= 0, alpha.dtype) - 1.0
