@@ -14,7 +14,9 @@ Numerics.  :func:`nngp_ntk` and :func:`log_nngp_ntk` are the plain float recursi
 implementations).  :func:`tabulate_depth` computes the depth-L maps once on a grid of the angle theta =
 arccos xi (8193 nodes uniform in u = theta + 0.1 ln(theta / (pi - theta)), theta in [1e-20, pi - 1e-15]) and
 interpolates them by local degree-5 Lagrange polynomials in u (in log|f| towards xi = +-1 where the stencil keeps
-one sign; linear in theta beyond the outer nodes), so its cost does not grow with depth at evaluation:
+one sign; linear in theta beyond the outer nodes), so its cost does not grow with depth at evaluation.  Where the
+interpolants of two neighbouring stencils differ by more than 1e-11 the interval is halved (up to 4 times; the
+new nodes are computed like the others), so steep maps get nodes only where they need them:
 
 * the recursion runs on the angle where |xi| > 1/2, from the dual's stable forms of 1 -+ phĭ(cos theta)
   (:class:`kernels.ntk.duals.NormalizedDual`), and on xi itself in the middle, where values tend to 0;
@@ -26,12 +28,13 @@ one sign; linear in theta beyond the outer nodes), so its cost does not grow wit
 * odd duals are evaluated on [0, pi/2] and reflected: exactly odd, Sigma^L(0) = 0.
 
 Measured against mpmath (:func:`proofs_check.references.ntk_normalized_recursion`, 32-150 digits) at angles
-from 1e-9 to pi - 1e-12: ReLU, normalised K^L / K^L(1), relative error <= 1.0e-13 (L = 1e3), 1.6e-13 (1e4),
-8.2e-12 (1e5), 1.1e-11 (2e5), Sigma^L <= 2.2e-16; erf (L = 60) <= 2.7e-13, sine_2.676 (40) 3.6e-12, 3d_opt
-(60) 2.6e-12, 5d_opt (60, its double root at -1 included: values to 1e-85 next to antipodal) 2.0e-12,
-hermite_2 (12) 3.5e-13, ReLU (300) 9.5e-14, 2d_opt (30) 8.6e-11.  Short of 1e-10: 9d_opt at L = 60 errs up to
-6.2e-10 at angles 1e-4 to 3e-3 (the interpolation of a steep map; the node values themselves are within 4e-14;
-``grid_size=16385`` gives 6.2e-12).  Angles are read with math.pi standing for pi.
+from 1e-9 to pi - 1e-12, relative error of Sigma^L and K^L / K^L(1): ReLU <= 1.0e-13 (L = 1e3), 1.6e-13 (1e4),
+8.2e-12 (1e5), 1.1e-11 (2e5), Sigma^L <= 2.2e-16; erf (L = 60) <= 4.7e-13, sine_2.676 (40) 2.9e-12, 3d_opt (60)
+1.3e-12, 5d_opt (60, its double root at -1 included: values to 1e-85 next to antipodal) 3.3e-12, 9d_opt (20, 60,
+200) 2.9e-12, 2d_opt (30) 2.1e-12, hermite_2 (12) 3.5e-13, ReLU (300) 9.5e-14 (the uniform grid alone: 9d_opt
+4.2e-9 at theta = 3.5e-9, 2d_opt 1.4e-10).  Values below the float range are returned as logs, whose own
+rounding is eps |ln f|: at L = 2e5 in the singular regime |ln f| reaches 5.5e5 and one unit in the last place
+of the log is 1.2e-10 relative.  Angles are read with math.pi standing for pi.
 """
 
 from __future__ import annotations
@@ -410,10 +413,15 @@ def _angle_grid(grid_size: int) -> _Grid:
         below = _grid_variable(mid, np) < u
         lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
     theta = 0.5 * (lo + hi)
-    u = _grid_variable(theta, np)
     # next to pi the floats are sparse (4.4e-16 apart): no duplicate nodes, none at pi itself
     keep = np.concatenate([[True], np.diff(theta) > 0]) & (math.pi - theta >= _DELTA_MIN / 2)
-    theta, u = theta[keep], u[keep]
+    return _grid_at(theta[keep])
+
+
+def _grid_at(theta) -> _Grid:
+    """The grid on the increasing angles ``theta``: u, the per-stencil Lagrange denominators and a bucket table
+    whose buckets are narrower than half of every node interval (so each holds at most one node)."""
+    u = _grid_variable(theta, np)
     inverse_denominators = np.empty((u.size - _STENCIL + 1, _STENCIL))
     for m in range(_STENCIL):
         prod = np.ones(u.size - _STENCIL + 1)
@@ -421,8 +429,9 @@ def _angle_grid(grid_size: int) -> _Grid:
             if j != m:
                 prod *= u[m : m + prod.size] - u[j : j + prod.size]
         inverse_denominators[:, m] = 1.0 / prod
-    width = (u[-1] - u[0]) / (4 * u.size)
-    edges = u[0] + width * np.arange(4 * u.size + 1)
+    count = max(4 * u.size, math.ceil(2.0 * (u[-1] - u[0]) / float(np.min(np.diff(u)))))
+    width = (u[-1] - u[0]) / count
+    edges = u[0] + width * np.arange(count + 1)
     buckets = np.searchsorted(u, edges + 0.5 * width).astype(np.int64)
     return _Grid(u, theta, inverse_denominators.reshape(-1), buckets, float(u[0]), float(width))
 
@@ -444,6 +453,14 @@ def _weights(grid: _Grid, theta, xp):
     step = xp.astype(u >= xp.take(nodes, start + middle), xp.int64) - xp.astype(u < xp.take(nodes, start + middle - 1),
                                                                                  xp.int64)
     start = clip(start + step, 0, g - _STENCIL, xp)
+    t_lo = theta / lo_node
+    t_hi = (math.pi - theta) / (math.pi - hi_node)
+    return start, _stencil_weights(grid, u, start, xp), below, above, t_lo, t_hi
+
+
+def _stencil_weights(grid: _Grid, u, start, xp):
+    """Lagrange weights at the grid variables ``u`` on the stencils beginning at the nodes ``start``."""
+    nodes = xp.asarray(grid.u)
     diffs = [u - xp.take(nodes, start + j) for j in range(_STENCIL)]
     inverse = xp.asarray(grid.inverse_denominators)
     weights = []
@@ -453,9 +470,7 @@ def _weights(grid: _Grid, theta, xp):
             if j != m:
                 product = diffs[j] if product is None else product * diffs[j]
         weights.append(product * xp.take(inverse, start * _STENCIL + m))
-    t_lo = theta / lo_node
-    t_hi = (math.pi - theta) / (math.pi - hi_node)
-    return start, weights, below, above, t_lo, t_hi
+    return weights
 
 
 def _lagrange(values, start, weights, xp):
@@ -490,14 +505,37 @@ def _interpolate_column(col: "_Column", start, weights, xi, grid_u, xp):
     bend = xp.zeros_like(logs[0])
     for m in range(1, _STENCIL - 1):
         bend = xp.maximum(bend, xp.abs(slopes[m] - slopes[m - 1]) * (0.5 * (nodes_u[m + 1] - nodes_u[m - 1])))
-    same = same & (bend < _LOG_BEND)
+    same = same & ((bend < _LOG_BEND) | tiny)  # where the linear values underflow only the logs carry digits
+    # in differences from the first node's log: deep maps have logs ~ -1e5 that vary little on a stencil, and the
+    # weights sum to 1 only to rounding
     acc_log = None
-    for m in range(_STENCIL):
-        term = weights[m] * logs[m]
+    for m in range(1, _STENCIL):
+        term = weights[m] * (logs[m] - logs[0])
         acc_log = term if acc_log is None else acc_log + term
+    acc_log = logs[0] + acc_log
     linear = _lagrange(col.linear, start, weights, xp)
+    log_lin, sign_lin = log_abs(linear, xp), xp.sign(linear)
+    scaled = tiny & ~same
+    if bool(xp.any(scaled)):  # a sign change where the linear values underflow: r e^(-max log) on the stencil
+        log_sc, sign_sc = _scaled_lagrange(log_nodes, sign_nodes, start, weights, xp)
+        log_lin, sign_lin = xp.where(scaled, log_sc, log_lin), xp.where(scaled, sign_sc, sign_lin)
     value = xp.where(same, s_first * xp.exp(xp.where(same, acc_log, 0.0)), linear)
-    return value, xp.where(same, acc_log, log_abs(linear, xp)), xp.where(same, s_first, xp.sign(linear))
+    return value, xp.where(same, acc_log, log_lin), xp.where(same, s_first, sign_lin)
+
+
+def _scaled_lagrange(log_nodes, sign_nodes, start, weights, xp):
+    """(log|p|, sign p) of the Lagrange interpolant p of r = sign e^log on each stencil, formed from
+    r e^(-M) with M the stencil's largest log, so that it keeps its digits where r underflows."""
+    logs = [xp.take(log_nodes, start + m) for m in range(_STENCIL)]
+    top = logs[0]
+    for m in range(1, _STENCIL):
+        top = xp.maximum(top, logs[m])
+    top = xp.where(xp.isfinite(top), top, 0.0)
+    acc = None
+    for m in range(_STENCIL):
+        term = weights[m] * xp.take(sign_nodes, start + m) * xp.exp(logs[m] - top)
+        acc = term if acc is None else acc + term
+    return top + log_abs(acc, xp), xp.sign(acc)
 
 
 @dataclass(frozen=True)
@@ -700,6 +738,72 @@ def _antipodal(d: NormalizedDual, depth: int, nodes):
     return tuple(float(v[0]) for v in nodes(d, depth, np.array([math.pi])))
 
 
+_REFINE_RTOL = 1e-11  # relative spread of two neighbouring stencils' interpolants above which an interval is halved
+_REFINE_LEVELS = 4  # halvings of an interval at most
+_EPS = float(np.finfo(np.float64).eps)
+
+
+def _stencil_spread(grid: _Grid, column: _Column, theta, interval):
+    """Relative difference, at the angles ``theta`` inside the node intervals ``interval``, between the centred
+    stencil's interpolant of ``column`` (the one evaluation uses) and the stencil one node to the side: an
+    estimate of the interpolation error that needs no new values.  Where the sign changes on the interval or
+    between the two, the difference is scaled by the largest of the two values and the interval's end nodes."""
+    g = grid.u.shape[0]
+    u, xi = _grid_variable(theta, np), np.cos(theta)
+    centred = np.clip(interval - (_STENCIL // 2 - 1), 0, g - _STENCIL)
+    side = np.where(centred > 0, centred - 1, centred + 1)
+    logs, signs = [], []
+    for start in (centred, side):
+        _, log_v, sign = _interpolate_column(column, start, _stencil_weights(grid, u, start, np), xi, grid.u, np)
+        if column.log_ratio:
+            log_v = log_v * _log_abs_cos(theta, np)
+        logs.append(log_v)
+        signs.append(sign)
+    ends_log = [column.log[interval + j] for j in (0, 1)]
+    ends_sign = [column.sign[interval + j] for j in (0, 1)]
+    if column.log_ratio:
+        ends_log = [r * _log_abs_cos(grid.theta[interval + j], np) for r, j in zip(ends_log, (0, 1))]
+    one_sign = (signs[0] == signs[1]) & (signs[1] == ends_sign[0]) & (ends_sign[0] == ends_sign[1]) & (signs[1] != 0)
+    top = np.where(one_sign, logs[0], np.maximum(np.maximum(logs[0], logs[1]), np.maximum(*ends_log)))
+    spread = np.abs(signs[1] * np.exp(logs[1] - top) - signs[0] * np.exp(logs[0] - top))
+    # logs of deep maps (~ -1e5) carry their own rounding, eps |log| absolute: not an interpolation error
+    spread = spread - 8.0 * _EPS * np.abs(top)
+    return np.where(np.isnan(spread), 0.0, spread)
+
+
+def _refine(d: NormalizedDual, depth: int, grid: _Grid, values, nodes, build):
+    """Halve, up to ``_REFINE_LEVELS`` times, every node interval on which two neighbouring stencils' interpolants
+    differ by more than ``_REFINE_RTOL`` (relative), computing the new nodes like the others: the grid stays fine
+    only where the maps are steep.  A half is halved again only if halving cut the spread by more than 4 (it
+    cuts it by about 2^6 where the map is smooth; not where rounding in the values dominates).  ``values`` =
+    (log|Sigma|, sign, log|N|, sign) at the nodes; ``build(grid, values)`` gives the columns.  Returns the
+    refined grid and values."""
+    theta = grid.theta
+    interval = np.arange(theta.size - 1)
+    limit = np.full(interval.shape, math.inf)  # the spread on the parent interval
+    for _ in range(_REFINE_LEVELS):
+        mid = 0.5 * (theta[interval] + theta[interval + 1])
+        ok = (mid > theta[interval]) & (mid < theta[interval + 1]) & ((mid <= math.pi / 2) | (not d.odd))
+        interval, mid, limit = interval[ok], mid[ok], limit[ok]
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            spread = np.zeros(mid.shape)
+            for column in build(grid, values):
+                spread = np.maximum(spread, _stencil_spread(grid, column, mid, interval))
+        wide = (spread > _REFINE_RTOL) & (4.0 * spread < limit)
+        if not np.any(wide):
+            break
+        interval, mid, spread = interval[wide], mid[wide], spread[wide]
+        new = nodes(d, depth, mid)
+        values = tuple(np.insert(v, interval + 1, w) for v, w in zip(values, new))
+        theta = np.insert(theta, interval + 1, mid)
+        grid = _grid_at(theta)
+        left = interval + np.arange(interval.size)  # the halves, numbered in the new grid
+        order = np.argsort(np.concatenate([left, left + 1]), kind="stable")
+        interval = np.concatenate([left, left + 1])[order]
+        limit = np.concatenate([spread, spread])[order]
+    return grid, values
+
+
 def tabulate_depth(
     dual,
     depth: int,
@@ -708,6 +812,7 @@ def tabulate_depth(
     grid_size: int = 8193,
     log_domain: bool | None = None,
     method: str = "auto",
+    refine: bool = True,
 ) -> DepthTable:
     """Tabulate the depth-L maps of :func:`nngp_ntk` once; evaluate them in O(size) at any depth.
 
@@ -718,13 +823,17 @@ def tabulate_depth(
     depth : int
         L >= 0.
     grid_size : int
-        Nodes, uniform in u = theta + 0.1 ln(theta / (pi - theta)) on [1e-10, pi - 1e-10].
+        Nodes of the base grid, uniform in u = theta + 0.1 ln(theta / (pi - theta)) on [1e-20, pi - 1e-15].
     log_domain : bool, optional
         Store log|f| / log|xi| (default: for polynomial duals in the 1-NN regime, where f ~ xi^(k^L) underflows).
     method : {"auto", "direct", "doubling"}
         Node values by the angle recursion ("direct"; in the singular and 1-NN regimes the layers past the
         linear tail are summed in closed form, so the cost is bounded in L) or by binary powering of the
         angle maps ("doubling", O(grid log L); "auto" takes it for majority-vote duals deeper than 64).
+    refine : bool
+        With "direct" node values: halve (up to 4 times) each node interval on which the interpolants of two
+        neighbouring stencils differ by more than 1e-11 relative, so that steep maps get nodes where they need
+        them (default True).
 
     Returns
     -------
@@ -748,13 +857,18 @@ def tabulate_depth(
     grid = _angle_grid(grid_size)
     if not has_ntk:
         d = _with_zero_slope(d)
-    ls, ss, lk, sk = _node_values(d, depth, grid, method, log_domain)
+    values = _node_values(d, depth, grid, method, log_domain)
     over_xi = d.at_zero == 0.0 and not log_domain
-    columns = [
-        _column(l_[:-1], s_[:-1], grid.theta, (0.0, 1.0), (float(l_[-1]), float(s_[-1])), over_xi=over_xi,
-                log_ratio=log_domain)
-        for l_, s_ in ((ls, ss), (lk, sk))
-    ]
+    end_pi = [(float(v[-1]), float(s_[-1])) for v, s_ in (values[:2], values[2:])]
+
+    def build(grid, values):
+        return [_column(l_, s_, grid.theta, (0.0, 1.0), e, over_xi=over_xi, log_ratio=log_domain)
+                for (l_, s_), e in zip((values[:2], values[2:]), end_pi)]
+
+    values = tuple(v[:-1] for v in values)
+    if refine and method == "direct":
+        grid, values = _refine(d, depth, grid, values, _log_domain_nodes if log_domain else _direct_nodes, build)
+    columns = build(grid, values)
     return DepthTable(dual=d, depth=depth, log_ntk_at_one=_diagonal_ntk_log(d, depth) if has_ntk else 0.0,
                       grid=grid, sigma=columns[0], ntk=columns[1] if has_ntk else None, method=method)
 

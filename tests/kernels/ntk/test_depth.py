@@ -241,13 +241,14 @@ def test_relu_pins_match_mpmath(depth):
 
 
 @pytest.mark.parametrize("name,depth", [("erf", 60), ("sine_2.676", 40), ("3d_opt", 60), ("5d_opt", 60),
-                                        ("hermite_2", 12), ("relu", 300)])
+                                        ("hermite_2", 12), ("relu", 300), ("9d_opt", 60), ("2d_opt", 30)])
 def test_tables_against_mpmath_recursion(name, depth):
     """Singular, 1-NN and majority-vote duals: within 1e-10 relative of 60-digit arithmetic at angles from
     1e-9 to pi - 1e-8 (measured <= 3.6e-12); Sigma^L(0) = 0 exactly for odd duals."""
     from proofs_check.references import ntk_normalized_recursion
 
-    coefficients = {"3d_opt": (0.0, 0.5, 0.0, 0.5), "5d_opt": (0.0, 0.25, 0.5, 0.25), "hermite_2": (0.0, 0.0, 1.0)}
+    coefficients = {"3d_opt": (0.0, 0.5, 0.0, 0.5), "5d_opt": (0.0, 0.25, 0.5, 0.25), "hermite_2": (0.0, 0.0, 1.0),
+                    "9d_opt": (0.0, 1 / 16, 7 / 8, 1 / 16), "2d_opt": (0.0, 0.5, 0, 0, 0, 0, 0, 0.5)}
     table = tabulate_depth(name, depth)
     theta = np.array([1e-9, 1e-5, 1e-3, 0.5, 1.2, 2.0, 2.5, math.pi - 1e-4, math.pi - 1e-8])
     sigma, ntk = table.at_angle(theta, normalized=True)
@@ -545,3 +546,70 @@ def test_grid_spans_the_documented_angles():
     grid = _angle_grid(8193)
     assert grid.theta[0] == pytest.approx(1e-20, rel=1e-6, abs=0.0)  # bisection: 100 halvings of [5e-21, pi]
     assert 5e-16 <= math.pi - grid.theta[-1] <= 1e-15 and np.all(np.diff(grid.theta) > 0)
+
+
+NINE = (0.0, 1 / 16, 7 / 8, 1 / 16)
+
+
+def _log_errors(table, coefficients, depth, theta, dps=60):
+    """Relative errors |expm1(log table - log exact)| of Sigma^L and N^L at the angles (values may underflow)."""
+    import mpmath as mp
+
+    from proofs_check.references import ntk_normalized_recursion
+
+    out = table._evaluate(theta, np.cos(theta))
+    errors = []
+    for i, th in enumerate(theta):
+        s, k = ntk_normalized_recursion(coefficients, float(th), depth, dps=dps)
+        with mp.workdps(dps):
+            ls, lk = float(mp.log(abs(s))), float(mp.log(abs(k)))
+        assert out[2][i] == mp.sign(s) and out[5][i] == mp.sign(k), th
+        errors.append(max(abs(math.expm1(out[1][i] - ls)), abs(math.expm1(out[4][i] - lk))))
+    return np.array(errors)
+
+
+def test_9d_opt_at_depth_60_against_mpmath():
+    """9d_opt, L = 60: the map falls from Sigma ~ 1 to the singular tail near theta = 3.5e-9 and the tail's logs
+    carry a ripple of period ln sqrt(2) in ln theta; the uniform grid erred 4.2e-9 there and 6.2e-10 at 1e-4
+    to 3e-3.  The refined table: within 1e-10 relative of 60 digits (measured 1.6e-12)."""
+    table = tabulate_depth("9d_opt", 60)
+    theta = np.array([3.2324e-9, 3.4662e-9, 3.515e-9, 3.6145e-9, 1.6565e-8, 1e-4, 1.3518e-4, 1e-3, 3e-3, 1.02e-2])
+    assert np.all(_log_errors(table, NINE, 60, theta) <= 1e-10)
+    unrefined = tabulate_depth("9d_opt", 60, refine=False)
+    assert np.max(_log_errors(unrefined, NINE, 60, theta[:4])) > 1e-9  # what the refinement fixed
+
+
+def test_refinement_is_local():
+    """Nodes are added only where two neighbouring stencils disagree: none for erf at depth 60 (already within
+    5e-13), a few thousand for 9d_opt; each added node halves an interval of the base grid (or of a half)."""
+    base = tabulate_depth("erf", 60, refine=False).grid.theta
+    assert np.array_equal(tabulate_depth("erf", 60).grid.theta, base)
+    refined = tabulate_depth("9d_opt", 60).grid.theta
+    assert base.size < refined.size < 2 * base.size and np.all(np.diff(refined) > 0)
+    assert np.all(np.isin(base, refined))
+    # stencils stay centred on the uneven grid (the bucket table's buckets are narrower than every interval)
+    from kernels.ntk.depth import _grid_variable, _weights
+
+    grid = tabulate_depth("9d_opt", 60).grid
+    theta = np.geomspace(1e-19, 3.0, 20000)
+    start, u = _weights(grid, theta, np)[0], _grid_variable(theta, np)
+    assert np.all(grid.u[start + 2] <= u) and np.all(u < grid.u[start + 3])
+
+
+def test_zero_of_the_map_where_its_values_underflow():
+    """9d_opt, L = 1000: Sigma^L and N^L ~ e^-2773 change sign near theta = 1.6446 (phĭ has a root at
+    -7 + sqrt(48)); the linear values underflow there, so the stencil is interpolated scaled by its largest
+    value (it returned log = -inf).  Within 1e-10 relative of 60 digits."""
+    table = tabulate_depth("9d_opt", 1000)
+    theta = np.array([1.6037, 1.6409, 1.6446, 1.6450, 1.66])
+    assert np.all(_log_errors(table, NINE, 1000, theta) <= 1e-10)
+
+
+def test_log_interpolation_next_to_a_zero():
+    """5d_opt, L = 1: N^1 = xi (1 + xi)(1 + 2 xi) / 6 vanishes at theta = 2 pi / 3; 0.04 from it log|N| bends
+    enough that its interpolant erred 3.7e-10.  Against the closed form, relative, at 1e-11."""
+    theta = np.array([2.105, 2.115, 2.136, 2.16, 2.2])
+    xi = np.cos(theta)
+    exact = xi * (1 + xi) * (1 + 2 * xi) / 6
+    ntk = tabulate_depth("5d_opt", 1).at_angle(theta, normalized=True)[1]
+    assert np.all(np.abs(ntk / exact - 1) <= 1e-11)
