@@ -5,6 +5,7 @@
   non-positive pivot, CuPy returns NaN: both are caught here, once.
 - :func:`solve_triangular`, :func:`cho_solve`: L x = b, L^T x = b and (L L^T) x = b, dispatched to SciPy,
   ``cupyx.scipy.linalg`` or (strict test namespace) a NumPy round trip.
+- :func:`triangular_matmul`: op(T) B or B op(T) for triangular T (BLAS trmm on NumPy: half a general product).
 - :func:`inverse_from_factor`, :func:`logdet_from_factor`, :func:`inverse_and_logdet`:
   G^-1 = F^-T F^-1 and log|G| = 2 sum log|F_ii| for G = F F^T.
 """
@@ -21,6 +22,7 @@ __all__ = [
     "cholesky",
     "solve_triangular",
     "cho_solve",
+    "triangular_matmul",
     "inverse_from_factor",
     "logdet_from_factor",
     "inverse_and_logdet",
@@ -95,6 +97,24 @@ def solve_triangular(a, b, *, lower: bool = True, trans: int = 0):
     import scipy.linalg
 
     return _numpy_roundtrip(scipy.linalg.solve_triangular, xp, a, b, lower=lower, trans=trans)
+
+
+def triangular_matmul(t, b, *, lower: bool = True, trans: bool = False, right: bool = False):
+    """op(t) @ b (``right=True``: b @ op(t)) for triangular ``t``, op(t) = t^T when ``trans``.
+
+    Only the triangle ``lower`` of ``t`` is read.  On NumPy (float32/float64) this is BLAS trmm, which
+    costs half a general matrix product; elsewhere a plain product of the triangle.
+    """
+    xp = array_namespace(t, b)
+    if is_numpy_namespace(xp) and t.dtype == b.dtype and t.dtype in (np.float32, np.float64):
+        from scipy.linalg import get_blas_funcs
+
+        trmm = get_blas_funcs("trmm", (t, b))
+        # a C-ordered array is its transpose in Fortran order: op(t) b = (b^T op(t)^T)^T, views only
+        return trmm(1.0, t.T, b.T, side=0 if right else 1, lower=not lower, trans_a=int(trans)).T
+    t = xp.tril(t) if lower else xp.triu(t)
+    t = t.T if trans else t
+    return b @ t if right else t @ b
 
 
 def cho_solve(chol_lower, b):

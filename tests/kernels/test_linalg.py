@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from kernels.backend import to_numpy
-from kernels.linalg import CholeskyError, cho_solve, cholesky, inverse_and_logdet, logdet_from_factor, solve_triangular
+from kernels.linalg import (CholeskyError, cho_solve, cholesky, inverse_and_logdet, logdet_from_factor, solve_triangular,
+                            triangular_matmul)
 
 
 def _spd(rng, n):
@@ -24,6 +25,24 @@ def test_factor_solves_and_logdet_match_numpy(xp, rng):
     np.testing.assert_allclose(to_numpy(inv), np.linalg.inv(A), rtol=1e-11)
     assert logdet == pytest.approx(np.linalg.slogdet(A)[1], rel=1e-13)
     assert logdet_from_factor(-L) == pytest.approx(logdet, rel=1e-15)  # any signs on the diagonal
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("lower", [True, False])
+@pytest.mark.parametrize("trans", [False, True])
+@pytest.mark.parametrize("right", [False, True])
+def test_triangular_matmul_reads_one_triangle(xp, rng, dtype, lower, trans, right):
+    """op(T) B and B op(T) against the dense product of the triangle; the other triangle is ignored."""
+    T = rng.standard_normal((5, 5))
+    B = rng.standard_normal((3, 5) if right else (5, 3))
+    tri = np.tril(T) if lower else np.triu(T)
+    op = tri.T if trans else tri
+    expected = B @ op if right else op @ B
+    got = triangular_matmul(xp.asarray(T.astype(dtype)), xp.asarray(B.astype(dtype)), lower=lower, trans=trans,
+                            right=right)
+    assert got.dtype == xp.asarray(T.astype(dtype)).dtype
+    tol = 1e-5 if dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(to_numpy(got), expected, rtol=tol, atol=tol)
 
 
 def test_batched_factor(rng):

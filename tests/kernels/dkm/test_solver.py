@@ -141,7 +141,40 @@ def test_history_size():
 
     assert default_history(10) == HISTORY_RANGE[1]
     assert default_history(10**9) == HISTORY_RANGE[0]
-    assert HISTORY_RANGE[0] < default_history(2**20) < HISTORY_RANGE[1]
+    assert default_history(2**19) == 2**25 // 2**20 == 32
+    assert default_history(2**25 // 200) == HISTORY_RANGE[1]
+
+
+def test_triangular_metric(rng):
+    """B t = U T per block, B^T its adjoint, B B^T positive definite, B = I at the NNGP (V = 0), identity on
+    log-parameters; with it the two-loop recursion still meets the secant equation -H y_k = s_k."""
+    from kernels.dkm.solver import _History
+
+    m, nu = 4, [4.0, math.inf, 9.0]
+    params = Parameters([m] * 3, nu, [SquaredExponential()] * 4, 0.1, learn_kernel=True, learn_noise=True, xp=np,
+                        dtype=np.float64)
+    W = [np.tril(0.3 * rng.normal(size=(m, m))), None, np.tril(0.3 * rng.normal(size=(m, m)))]
+    x = params.pack(W)
+    B = params.metric(x)
+    n = x.size
+    t, q = rng.normal(size=n), rng.normal(size=n)
+    assert float(B.apply(t) @ q) == pytest.approx(float(t @ B.transpose(q)), rel=1e-13)
+    rows, cols = np.tril_indices(m)
+    T = np.zeros((m, m))
+    T[rows, cols] = t[:rows.size]
+    assert_close(B.apply(t)[:rows.size], ((np.eye(m) + W[0]) @ T)[rows, cols], rtol=1e-14, atol=1e-15)
+    assert_close(B.apply(t)[2 * rows.size:], t[2 * rows.size:], rtol=0, atol=0)  # log-parameters
+    dense = np.stack([B.apply(B.transpose(e)) for e in np.eye(n)])
+    assert_close(dense, dense.T, rtol=1e-13, atol=1e-14)
+    assert np.linalg.eigvalsh(dense)[0] > 1e-3
+    identity = params.metric(params.pack(None))
+    assert_close(identity.apply(t), t, rtol=0, atol=0)
+    assert_close(identity.transpose(q), q, rtol=0, atol=0)
+    A = pd_matrix(rng, n)
+    memory = _History(n, 3)
+    for s in rng.normal(size=(4, n)):
+        memory.add(s, A @ s)
+    assert_close(-memory.direction(A @ s, np.ones(n, dtype=bool), B), s, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("history", [1, 5, None])
