@@ -682,13 +682,13 @@ class DepthTable:
             value = sign * xp.exp(log_v)
         elif col.over_xi:
             value, log_v, sign = value * xi, log_v + log_xi, sign * xp.sign(xi)
-        # beyond the outer nodes the map is linear in theta to the exact end value
-        f_first, f_last = float(col.linear[0]) if not col.log_ratio else 0.0, float(col.linear[-1]) if not col.log_ratio else 0.0
-        if not col.log_ratio:
+        e0 = col.end0[1] * math.exp(col.end0[0])
+        e_pi = col.end_pi[1] * math.exp(col.end_pi[0])  # exp(-inf) = 0: a zero end value
+        if not col.log_ratio:  # beyond the outer nodes the map is linear in theta to the exact end value
+            # f = r xi at the outer nodes, where xi rounds to +-1 (cos 1e-20 = cos(pi - 8.9e-16) = 1 in floats)
+            f_first, f_last = float(col.linear[0]), float(col.linear[-1])
             if col.over_xi:
-                f_first, f_last = f_first * math.cos(_THETA_MIN), -f_last * math.cos(_THETA_MIN)
-            e0 = col.end0[1] * math.exp(col.end0[0])
-            e_pi = col.end_pi[1] * math.exp(col.end_pi[0]) if math.isfinite(col.end_pi[0]) else 0.0
+                f_last = -f_last
             low = e0 + (f_first - e0) * t_lo
             high = e_pi + (f_last - e_pi) * t_hi
             value = xp.where(below, low, xp.where(above, high, value))
@@ -697,8 +697,7 @@ class DepthTable:
         exact0, exact_pi = theta <= 0.0, theta >= math.pi
         log_v = xp.where(exact0, col.end0[0], xp.where(exact_pi, col.end_pi[0], log_v))
         sign = xp.where(exact0, col.end0[1], xp.where(exact_pi, col.end_pi[1], sign))
-        end_value = col.end_pi[1] * math.exp(col.end_pi[0]) if math.isfinite(col.end_pi[0]) else 0.0
-        value = xp.where(exact0, col.end0[1] * math.exp(col.end0[0]), xp.where(exact_pi, end_value, value))
+        value = xp.where(exact0, e0, xp.where(exact_pi, e_pi, value))
         return value, log_v, sign
 
 

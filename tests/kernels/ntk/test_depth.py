@@ -613,3 +613,64 @@ def test_log_interpolation_next_to_a_zero():
     exact = xi * (1 + xi) * (1 + 2 * xi) / 6
     ntk = tabulate_depth("5d_opt", 1).at_angle(theta, normalized=True)[1]
     assert np.all(np.abs(ntk / exact - 1) <= 1e-11)
+
+
+@pytest.mark.parametrize("name,depth", [("relu", 5), ("9d_opt", 60), ("erf", 20), ("5d_opt", 3), ("hermite_3", 4)])
+def test_table_reproduces_the_recursion_at_its_nodes(name, depth):
+    """At every node (the first and the last included; odd duals: the nodes up to pi/2 that evaluation uses) the
+    table returns the recursion's value, log|f| within 1e-13 relative of the angle (or log-domain) recursion
+    run at those angles."""
+    from kernels.ntk.depth import _direct_nodes, _log_domain_nodes
+    from kernels.ntk.duals import get_dual
+
+    table = tabulate_depth(name, depth)
+    theta = table.grid.theta
+    if table.dual.odd:
+        theta = theta[theta <= math.pi / 2]
+    out = table._evaluate(theta, np.cos(theta))
+    ref = (_log_domain_nodes if table.log_ratio else _direct_nodes)(get_dual(name), depth, theta)
+    for got, want in ((out[1], ref[0]), (out[4], ref[2])):
+        assert np.all(np.abs(got - want) <= 1e-13 * np.maximum(1.0, np.abs(want)))
+    assert np.array_equal(out[2], ref[1]) and np.array_equal(out[5], ref[3])
+
+
+def test_stencils_at_the_ends_of_the_grid():
+    """Points in the first three node intervals use the first stencil, in the last three the last one."""
+    from kernels.ntk.depth import _angle_grid, _weights
+
+    grid = _angle_grid(8193)
+    g = grid.theta.size
+    first = np.concatenate([grid.theta[:3], 0.5 * (grid.theta[:3] + grid.theta[1:4])])
+    last = np.concatenate([grid.theta[-4:], 0.5 * (grid.theta[-4:-1] + grid.theta[-3:])])
+    assert np.all(_weights(grid, first, np)[0] == 0)
+    assert np.all(_weights(grid, last, np)[0] == g - 6)
+
+
+@pytest.mark.parametrize("shift", [3.0, 0.0])
+def test_stencil_spread_against_barycentric_interpolation(shift):
+    """The refinement's error estimate on a coarse grid (24 nodes) for r = shift + sin(5 u): the difference of
+    the centred stencil's interpolant and the one a node to the left (to the right on the first stencil), relative
+    to the centred one where every value keeps one sign, else to the largest of the two and the interval's ends,
+    less 8 eps |log| (scipy's barycentric interpolation as the reference, at 1e-9 relative)."""
+    from scipy.interpolate import BarycentricInterpolator
+
+    from kernels.ntk.depth import _angle_grid, _column, _grid_variable, _stencil_spread
+
+    grid = _angle_grid(24)
+    u, g = grid.u, grid.u.size
+    r = shift + np.sin(5.0 * u)
+    column = _column(np.log(np.abs(r)), np.sign(r), grid.theta, (0.0, 1.0), (0.0, 1.0), over_xi=False)
+    interval = np.arange(g - 1)
+    mid = 0.5 * (grid.theta[:-1] + grid.theta[1:])
+    got = _stencil_spread(grid, column, mid, interval)
+    u_mid = _grid_variable(mid, np)
+    eps = np.finfo(np.float64).eps
+    for i in interval:
+        c = min(max(i - 2, 0), g - 6)
+        side = c - 1 if c > 0 else c + 1
+        a = float(BarycentricInterpolator(u[c:c + 6], r[c:c + 6])(u_mid[i]))
+        b = float(BarycentricInterpolator(u[side:side + 6], r[side:side + 6])(u_mid[i]))
+        one_sign = np.sign(a) == np.sign(b) == np.sign(r[i]) == np.sign(r[i + 1])
+        scale = abs(a) if one_sign else max(abs(a), abs(b), abs(r[i]), abs(r[i + 1]))
+        want = abs(b - a) / scale - 8.0 * eps * abs(math.log(scale))
+        assert abs(got[i] - want) <= 1e-9 * abs(want) + 1e-15, (i, got[i], want)
