@@ -645,7 +645,7 @@ class DepthTable:
         if self.dual.odd and negative is None:  # fold the angle: pi - theta is exact for theta >= pi/2
             negative = theta > math.pi / 2
             theta, xi = xp.where(negative, math.pi - theta, theta), xp.abs(xi)
-        flips = None if negative is None else xp.reshape(negative, (-1,))
+        flips = None if negative is None else xp.reshape(negative, theta.shape)
         n = theta.shape[0]
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # -inf logs of exact zeros are intended
                 blocks = [self._evaluate_block(theta[lo:min(lo + _BLOCK, n)], xi[lo:min(lo + _BLOCK, n)],
