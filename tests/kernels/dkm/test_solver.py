@@ -175,6 +175,17 @@ def test_triangular_metric(rng):
     for s in rng.normal(size=(4, n)):
         memory.add(s, A @ s)
     assert_close(-memory.direction(A @ s, np.ones(n, dtype=bool), B), s, rtol=1e-10, atol=1e-12)
+    # H0's scale per layer: s_l = c_l B_l B_l^T y_l gives exactly c_l on block l, the whole pair's ratio elsewhere
+    y = rng.normal(size=n)
+    s = B.apply(B.transpose(y))
+    s[B.slices[0]] *= 3.0
+    s[B.slices[1]] *= 0.25
+    memory = _History(n, 2)
+    memory.add(s, y)
+    scales = memory._layer_scales(0, B)
+    whole = float(s @ y) / float(B.transpose(y) @ B.transpose(y))
+    for part, expected in [(B.slices[0], 3.0), (B.slices[1], 0.25), (slice(B.slices[1].stop, n), whole)]:
+        assert_close(scales[part], np.full(part.stop - part.start, expected), rtol=1e-13, atol=0)
 
 
 @pytest.mark.parametrize("history", [1, 5, None])
