@@ -3,7 +3,9 @@
 Quick scale by default (minutes on a 2-core CPU), ``--full`` for the papers' scale. Claims run in this
 process, on ``--workers N`` local processes, or on a Dask cluster (``--scheduler ADDRESS``); each finished
 claim is written to ``<out>/claims.json`` and ``<out>/report.md`` at once, so an interrupted run keeps what
-finished and ``--resume`` skips those claims next time.
+finished and ``--resume`` skips those claims next time. A claim registered with ``split`` runs as one task
+per value of that parameter; each finished part is written to ``<out>/parts.json`` at once and ``--resume``
+reruns only the missing parts, and the claim's record is merged from its parts when the last one is in.
 
 Exit status: 0 when every claim's outcome matches its registration (it holds, or it is a registered known
 failure that still fails); 1 on anything unexpected (a new failure, an error, a known failure that now
@@ -20,7 +22,7 @@ import time
 from pathlib import Path
 
 from proofs_check import report
-from proofs_check.registry import TOPICS, load_all, registry, run_record, select
+from proofs_check.registry import TOPICS, load_all, merge_records, registry, run_record, select
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -76,23 +78,63 @@ def _previous(out: Path, scale: str) -> dict[str, dict]:
     return {r["id"]: r for r in previous["claims"] if r["verdict"] in (report.PASS, report.FAIL, report.SKIP)}
 
 
+def _previous_parts(out: Path, scale: str) -> dict[tuple[str, str], dict]:
+    """Finished part records of split claims stored in ``<out>/parts.json`` at this scale, by (id, str(part))."""
+    path = out / report.PARTS_FILE
+    if not path.exists():
+        return {}
+    previous = json.loads(path.read_text())
+    if previous.get("meta", {}).get("scale") != scale:
+        return {}
+    return {(r["id"], str(r["part"])): r for r in previous["parts"]
+            if r["verdict"] in (report.PASS, report.FAIL, report.SKIP)}
+
+
 def _run(claims, done, *, args, out, meta) -> tuple[list[dict], bool]:
-    """Run the claims not in ``done``; write the reports after each one. Returns (records in claim order, interrupted)."""
+    """Run the claims not in ``done``, one task per part; write the reports after each claim completes.
+
+    A claim that is not split is one task. The parts of a split claim are written to ``<out>/parts.json`` as
+    each finishes (kept with ``--resume``, so a rerun runs only the missing parts); when the last part is in,
+    the parts are merged into the claim's record. Returns (records in claim order, interrupted).
+    """
     from theory._sweep import Task, executor_from_options, map_tasks
 
     by_id = dict(done)
     order = [c.id for c in claims]
+    parts_path = out / report.PARTS_FILE
+    if args.resume:
+        stored = _previous_parts(out, meta["scale"])
+    else:
+        stored = {}
+        parts_path.unlink(missing_ok=True)  # parts of an earlier run are not reused without --resume
+    pending = {c.id: c.parts(args.full) for c in claims if c.id not in done}
+    got = {cid: {str(p): stored[(cid, str(p))] for p in parts if (cid, str(p)) in stored}
+           for cid, parts in pending.items()}
+
+    def complete(cid):
+        if len(got[cid]) == len(pending[cid]):
+            by_id[cid] = merge_records(cid, list(got[cid].values()), full=args.full)
+            return True
+        return False
 
     def finished(task, record):
-        by_id[record["id"]] = record
-        report.write(out, [by_id[i] for i in order if i in by_id], meta)
+        cid, part = task.key
+        got[cid][str(part)] = record
+        if part is not None:
+            stored[(cid, str(part))] = record
+            report.write_parts(out, list(stored.values()), {"scale": meta["scale"]})
+        if complete(cid):
+            report.write(out, [by_id[i] for i in order if i in by_id], meta)
 
-    tasks = [Task(key=(c.id,), fn=run_record, kwargs={"claim_id": c.id, "full": args.full, "backend": args.backend})
-             for c in claims if c.id not in done]
+    for cid in pending:
+        complete(cid)  # every part already stored
+    tasks = [Task(key=(cid, p), fn=run_record,
+                  kwargs={"claim_id": cid, "full": args.full, "backend": args.backend, "part": p})
+             for cid, parts in pending.items() if cid not in by_id for p in parts if str(p) not in got[cid]]
     interrupted = False
     try:
         with executor_from_options(args.workers, args.scheduler) as executor:
-            map_tasks(tasks, executor=executor, on_result=finished, desc="claims")
+            map_tasks(tasks, executor=executor, on_result=finished, desc="claim tasks")
     except KeyboardInterrupt:
         interrupted = True
     records = [by_id[i] for i in order if i in by_id]
@@ -145,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
         if r["verdict"] == report.ERROR:
             print(f"\n{r['id']} raised:\n{r.get('traceback', r['summary'])}", file=sys.stderr)
     if interrupted:
-        print(f"interrupted: {len(records)} finished claims kept in {out / 'claims.json'} (rerun with --resume)")
+        print(f"interrupted: {len(records)} finished claims kept in {out / 'claims.json'}, finished parts of the "
+              f"others in {out / report.PARTS_FILE} (rerun with --resume)")
         return 130
     return 0 if report.is_clean(records) else 1
 

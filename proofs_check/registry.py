@@ -7,6 +7,11 @@ and ``full`` (the paper's scale, ``--full``).
 
 Claim modules live in :mod:`proofs_check.claims` (one module per topic) and are imported by
 :func:`load_all`.  Claim ids are ``<topic>.<name>`` with topic one of :data:`TOPICS`.
+
+A claim whose check loops over independent cases can name that list-valued parameter as its ``split``:
+each value is then a *part*, run as its own task (:func:`run_record` with ``part=``) with the parameter
+replaced by the one-element list ``[part]``, and :func:`merge_records` combines the parts' records into the
+claim's record, the same as the unsplit run's when the measured values are dicts keyed per case.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ __all__ = [
     "load_all",
     "select",
     "run_record",
+    "merge_records",
 ]
 
 TOPICS = ("core", "ntk", "dkm", "pac_bayes", "nb_lr", "inductive_bias")
@@ -81,6 +87,7 @@ class Claim:
     requires: tuple[str, ...] = ()
     known_failure: str | None = None
     known_failure_full: str | None = None
+    split: str | None = None
 
     @property
     def topic(self) -> str:
@@ -99,12 +106,31 @@ class Claim:
             merged.update(self.full)
         return merged
 
-    def run(self, *, full: bool = False, xp=None) -> Outcome:
+    def parts(self, full: bool = False) -> list:
+        """The values of the ``split`` parameter at this scale, one per part; ``[None]`` when not split."""
+        if self.split is None:
+            return [None]
+        values = self.params(full).get(self.split)
+        if not isinstance(values, (list, tuple)) or not values:
+            raise ValueError(f"claim {self.id}: split parameter {self.split!r} must be a non-empty list, got {values!r}")
+        names = [str(v) for v in values]
+        if len(set(names)) != len(names):
+            raise ValueError(f"claim {self.id}: split parameter {self.split!r} has repeated values {list(values)!r}")
+        return list(values)
+
+    def run(self, *, full: bool = False, xp=None, part=None) -> Outcome:
+        """Run the check; with ``part`` (one of :meth:`parts`), only that part: ``params[split] = [part]``."""
         if xp is None:
             from kernels.backend import namespace_of
 
             xp = namespace_of()
-        outcome = self.check(self.params(full), xp)
+        params = self.params(full)
+        if part is not None:
+            allowed = self.parts(full)
+            if self.split is None or str(part) not in {str(v) for v in allowed}:
+                raise ValueError(f"claim {self.id}: part must be one of {allowed} (split {self.split!r}), got {part!r}")
+            params[self.split] = [part]
+        outcome = self.check(params, xp)
         if not isinstance(outcome, Outcome):
             raise TypeError(f"claim {self.id} returned {type(outcome).__name__}, expected Outcome")
         return outcome
@@ -124,6 +150,7 @@ def claim(
     requires: tuple[str, ...] = (),
     known_failure: str | None = None,
     known_failure_full: str | None = None,
+    split: str | None = None,
 ):
     """Register ``check(params, xp) -> Outcome`` as claim ``id``.
 
@@ -133,10 +160,20 @@ def claim(
     verdict is still computed and reported, and the pytest check expects the failure (strict).
     ``known_failure_full``: the same for the full scale only (a finding of the paper-scale run); at full
     scale it replaces ``known_failure``.
+    ``split``: the name of a list-valued parameter whose values the check handles independently (e.g.
+    ``"dims"``); each value then runs as a separate task and the parts' records are merged
+    (:func:`merge_records`). Its measured values should be dicts keyed per value, so that the merge equals
+    the unsplit run.
     """
     topic = id.split(".", 1)[0]
     if "." not in id or topic not in TOPICS:
         raise ValueError(f"claim id must be '<topic>.<name>' with topic in {TOPICS}, got {id!r}")
+    for scale, values in (("quick", quick or {}), ("full", full or {})):
+        if split is not None and split in values and not isinstance(values[split], (list, tuple)):
+            raise ValueError(f"claim {id}: split {split!r} must name a list parameter, got {scale}[{split!r}] = "
+                             f"{values[split]!r}")
+    if split is not None and split not in (quick or {}):
+        raise ValueError(f"claim {id}: split {split!r} must name a quick parameter, got {sorted(quick or {})}")
 
     def register(check):
         if id in _REGISTRY:
@@ -152,6 +189,7 @@ def claim(
             requires=tuple(requires),
             known_failure=known_failure,
             known_failure_full=known_failure_full,
+            split=split,
         )
         return check
 
@@ -208,12 +246,14 @@ def format_measured(measured: dict) -> str:
     return "; ".join(f"{k}={_format_value(v)}" for k, v in measured.items())
 
 
-def run_record(claim_id: str, *, full: bool = False, backend: str | None = None) -> dict:
-    """Run one registered claim and return its report record (a plain dict, as stored in ``claims.json``).
+def run_record(claim_id: str, *, full: bool = False, backend: str | None = None, part=None) -> dict:
+    """Run one registered claim (or one ``part`` of a split claim) and return its report record.
 
-    Picklable by name, so a sweep runs it on any executor (worker processes or a Dask cluster): the worker
-    loads the registry and selects the array backend itself. A claim that raises is reported with verdict
-    ``ERROR`` and its traceback, not hidden; one whose optional requirements are missing is ``skipped``.
+    The record is a plain dict, as stored in ``claims.json``, with ``"part": part`` (None for the whole
+    claim); :func:`merge_records` turns the records of a claim's parts into the claim's record. Picklable
+    by name, so a sweep runs it on any executor (worker processes or a Dask cluster): the worker loads the
+    registry and selects the array backend itself. A claim that raises is reported with verdict ``ERROR``
+    and its traceback, not hidden; one whose optional requirements are missing is ``skipped``.
     """
     from kernels.backend import namespace_of, set_backend
 
@@ -226,6 +266,7 @@ def run_record(claim_id: str, *, full: bool = False, backend: str | None = None)
         "stated": c.stated,
         "scale": "full" if full else "quick",
         "params": c.params(full),
+        "part": part,
         "known_failure": c.known_failure_at(full),
     }
     missing = c.missing_requirements()
@@ -237,7 +278,7 @@ def run_record(claim_id: str, *, full: bool = False, backend: str | None = None)
     try:
         if backend:
             set_backend(backend)  # a worker process starts with the default backend
-        outcome = c.run(full=full, xp=namespace_of())
+        outcome = c.run(full=full, xp=namespace_of(), part=part)
     except Exception as err:  # a crashing claim is reported, not hidden
         record.update(verdict="ERROR", measured={}, summary=f"{type(err).__name__}: {err}".splitlines()[0][:200],
                       traceback=traceback.format_exc())
@@ -246,3 +287,70 @@ def run_record(claim_id: str, *, full: bool = False, backend: str | None = None)
                       threshold=outcome.threshold, summary=outcome.summary, details=outcome.details)
     record["seconds"] = round(time.perf_counter() - start, 3)
     return record
+
+
+_RESULT_KEYS = ("part", "verdict", "measured", "threshold", "summary", "details", "traceback", "seconds")
+
+
+def _merge_values(name: str, records: list[dict]) -> dict:
+    """Per key of ``record[name]``: dicts merged (union; a key given twice must agree), others ``{str(part): v}``."""
+    merged: dict = {}
+    for r in records:
+        for key, value in r.get(name, {}).items():
+            if isinstance(value, dict):
+                into = merged.setdefault(key, {})
+                if not isinstance(into, dict):
+                    raise ValueError(f"{name}[{key!r}] is a dict in part {r['part']!r} but not in an earlier part")
+                for k, v in value.items():
+                    if k in into and into[k] != v:
+                        raise ValueError(f"parts disagree on {name}[{key!r}][{k!r}]: {into[k]!r} and {v!r} "
+                                         f"(part {r['part']!r})")
+                    into[k] = v
+            else:
+                into = merged.setdefault(key, {})
+                if not isinstance(into, dict):
+                    raise ValueError(f"{name}[{key!r}] is a dict in an earlier part but not in part {r['part']!r}")
+                into[str(r["part"])] = value
+    return merged
+
+
+def merge_records(claim_id: str, records, *, full: bool = False) -> dict:
+    """The claim's record (as :func:`run_record` gives for the whole claim) from the records of its parts.
+
+    ``records``: one record per value of :meth:`Claim.parts`, in any order. The verdict is ``ERROR`` if
+    a part raised (that part's summary and traceback are kept), else ``skipped`` if a part was skipped,
+    else ``FAIL`` if a part failed, else ``pass``. ``measured`` and ``details``: per key, the parts' dicts
+    merged (union), other values as ``{str(part): value}``; the threshold is the first part's; the summary
+    is :func:`format_measured` of the merged values; ``seconds`` is the sum over the parts. A claim that is
+    not split has the one part None, whose record is returned without its ``"part"`` entry.
+    """
+    c = registry()[claim_id]
+    records = list(records)
+    by_part = {str(r.get("part")): r for r in records}
+    parts = c.parts(full)
+    if sorted(by_part) != sorted(str(p) for p in parts) or len(by_part) != len(records):
+        raise ValueError(f"claim {claim_id}: records must be one per part {parts}, got parts "
+                         f"{[r.get('part') for r in records]}")
+    ordered = [by_part[str(p)] for p in parts]
+    if c.split is None:
+        return {k: v for k, v in ordered[0].items() if k != "part"}
+    merged = {k: v for k, v in ordered[0].items() if k not in _RESULT_KEYS}
+    seconds = round(sum(r["seconds"] for r in ordered), 3)
+    errored = [r for r in ordered if r["verdict"] == "ERROR"]
+    skipped = [r for r in ordered if r["verdict"] == "skipped"]
+    if errored:
+        merged.update(verdict="ERROR", measured={}, summary=errored[0]["summary"], traceback=errored[0]["traceback"])
+    elif skipped:
+        merged.update(verdict="skipped", measured={}, summary=skipped[0]["summary"])
+    else:
+        try:
+            measured, details = _merge_values("measured", ordered), _merge_values("details", ordered)
+        except ValueError as err:  # a claim whose parts overlap is reported, not silently overwritten
+            merged.update(verdict="ERROR", measured={}, summary=f"ValueError: merging the parts: {err}"[:200],
+                          traceback=traceback.format_exc())
+        else:
+            verdict = "FAIL" if any(r["verdict"] == "FAIL" for r in ordered) else "pass"
+            merged.update(verdict=verdict, measured=measured, threshold=ordered[0]["threshold"],
+                          summary=format_measured(measured), details=details)
+    merged["seconds"] = seconds
+    return merged

@@ -32,9 +32,12 @@ __all__ = [
     "paper_summary",
     "markdown",
     "write",
+    "PARTS_FILE",
+    "write_parts",
 ]
 
 PASS, FAIL, ERROR, SKIP = "pass", "FAIL", "ERROR", "skipped"
+PARTS_FILE = "parts.json"
 HOLDS, DOCUMENTED, UNEXPECTED = "holds", "does not hold (documented)", "UNEXPECTED"
 
 
@@ -162,3 +165,12 @@ def write(out, records: list[dict], meta: dict) -> None:
     """Write ``claims.json`` (atomically) and ``report.md`` into folder ``out``."""
     _io.write_json(out / "claims.json", {"meta": meta, "claims": records}, indent=2, default=_json_default)
     (out / "report.md").write_text(markdown(records, meta))
+
+
+def write_parts(out, part_records: list[dict], meta: dict) -> None:
+    """Write the finished parts of split claims to ``PARTS_FILE`` in folder ``out`` (atomically).
+
+    Each entry is a :func:`proofs_check.registry.run_record` record with its ``"part"``; ``--resume`` reruns
+    only the parts not stored there with verdict pass, FAIL or skipped.
+    """
+    _io.write_json(out / PARTS_FILE, {"meta": meta, "parts": part_records}, indent=2, default=_json_default)

@@ -111,6 +111,7 @@ def beta_values(params, xp):
     stated="agreement >= 0.99 for every consistent activation and d (quick: d = 2, 3, 5; full: 2, 3, 5, 9)",
     quick={"n": 500, "dims": [2, 3, 5], "d_opt_depth": 100, "sine_depths": [50, 100], "erf_depth": 200, "seed": 0},
     full={"n": 10_000, "dims": [2, 3, 5, 9]},
+    split="dims",  # each d is independent (its own seed [seed, d]): one task per d
 )
 def nngp_d_opt_matches_hilbert(params, xp):
     n = params["n"]
