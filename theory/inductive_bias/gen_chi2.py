@@ -323,16 +323,37 @@ class GeneralizedChi2:
         if not (0.0 < rho_lo * (1.0 + 1e-9) < rho_hi) or math.isinf(z):
             return best
 
-        def log_bound(log_rho):
-            rho = math.exp(log_rho)
-            r = rho_lo / rho
-            return self._ruben_log_g(rho, a, q, d_over_a) - n * log_rho - math.log1p(-r)
+        log_rho_lo = math.log(rho_lo)
 
-        res = scipy.optimize.minimize_scalar(
-            log_bound, bounds=(math.log(rho_lo) + 1e-9, math.log(rho_hi)), method="bounded",
-            options={"xatol": 1e-6})
-        value = log_bound(float(res.x)) + 1e-9 * (1.0 + abs(float(res.fun)))
+        def log_bound(gap):  # at rho = rho_lo e^gap: log G(rho) - n log rho - log(1 - rho_lo / rho)
+            return (self._ruben_log_g(rho_lo * math.exp(gap), a, q, d_over_a) - n * (log_rho_lo + gap)
+                    - math.log(-math.expm1(-gap)))
+
+        def slope(gap):  # d log_bound / d gap: increasing (the bound is convex in log rho)
+            return self._ruben_log_g_slope(rho_lo * math.exp(gap), q) - n - 1.0 / math.expm1(gap)
+
+        # Any rho in (rho_lo, 1/q_max) gives a valid bound.  The convex minimum is the root of the slope, found to
+        # rounding from a lower end where the slope is negative (it tends to -inf as gap -> 0), so that the bound
+        # does not depend on where the search starts.
+        gap_lo, gap_hi = 1e-9, math.log(rho_hi) - log_rho_lo
+        while gap_lo > 1e-300 and slope(gap_lo) >= 0.0:
+            gap_lo /= 16.0
+        if slope(gap_hi) <= 0.0:
+            gap = gap_hi
+        elif slope(gap_lo) >= 0.0:
+            gap = gap_lo
+        else:
+            gap = scipy.optimize.brentq(slope, gap_lo, gap_hi, xtol=1e-300, rtol=4.0 * EPS)
+        fun = log_bound(gap)
+        value = fun + 1e-9 * (1.0 + abs(fun))
         return min(best, value + log_f_n)
+
+    def _ruben_log_g_slope(self, rho, q) -> float:
+        """d log G / d log rho = rho sum_j [(k_j/2) q_j / (1 - q_j rho) + (delta_j/2)(1 - q_j) / (1 - q_j rho)^2]
+        (every term increasing in rho, as 0 <= q_j < 1)."""
+        one_minus = 1.0 - q * rho
+        return rho * float(np.sum(0.5 * self.dofs * q / one_minus
+                                  + 0.5 * self.noncentralities * (1.0 - q) / (one_minus * one_minus)))
 
     def ruben_interval(self, x, *, rtol=1e-10, max_terms=4000) -> tuple[_Interval, int]:
         """Rigorous interval for log P(Q <= x) from Ruben's series (3) with remainder (4), and the terms used."""
