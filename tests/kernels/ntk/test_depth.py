@@ -675,3 +675,45 @@ def test_stencil_spread_against_barycentric_interpolation(shift):
         scale = abs(a) if one_sign else max(abs(a), abs(b), abs(r[i]), abs(r[i + 1]))
         want = abs(b - a) / scale - 8.0 * eps * abs(math.log(scale))
         assert abs(got[i] - want) <= 1e-9 * abs(want) + 1e-15, (i, got[i], want)
+
+
+def test_stencil_spread_of_deep_logs_against_barycentric_interpolation():
+    """r = e^(-1e5) (3 + sin(5 u)) on the 8193-node grid: the values underflow, so both stencils interpolate
+    log|r| (scipy's barycentric interpolation of the logs as the reference); their difference, a few ulp of 1e5,
+    is less than the logs' own rounding 8 eps |log r| = 1.8e-10, which the estimate subtracts: it is negative, and
+    nothing is refined (but next to pi, where the float nodes are sparse in u and sin(5 u) bends on a stencil)."""
+    from scipy.interpolate import BarycentricInterpolator
+
+    from kernels.ntk.depth import _angle_grid, _column, _grid_variable, _stencil_spread
+
+    grid = _angle_grid(8193)
+    u, g = grid.u, grid.u.size
+    log_r = np.log(3.0 + np.sin(5.0 * u)) - 1e5
+    column = _column(log_r, np.ones(g), grid.theta, (0.0, 1.0), (0.0, 1.0), over_xi=False)
+    interval = np.arange(0, g - 1, 97)
+    mid = 0.5 * (grid.theta[interval] + grid.theta[interval + 1])
+    got = _stencil_spread(grid, column, mid, interval)
+    u_mid = _grid_variable(mid, np)
+    eps = np.finfo(np.float64).eps
+    for j, i in enumerate(interval):
+        c = min(max(i - 2, 0), g - 6)
+        side = c - 1 if c > 0 else c + 1
+        a = float(BarycentricInterpolator(u[c:c + 6], log_r[c:c + 6])(u_mid[j]))
+        b = float(BarycentricInterpolator(u[side:side + 6], log_r[side:side + 6])(u_mid[j]))
+        floor = 8.0 * eps * abs(a)
+        want = abs(math.expm1(b - a)) - floor
+        # both differences of interpolated logs are rounding of logs ~ 1e5 (1 ulp = 1.5e-11): a few ulp apart
+        assert abs(got[j] - want) <= 8 * np.spacing(1e5) and got[j] >= -1.000001 * floor, (i, got[j], want)
+    assert np.all(got[:-1] < 0.0)  # all but next to pi, where the float nodes are sparse in u
+
+
+@pytest.mark.parametrize("depth", [1, 3])
+def test_even_polynomial_at_antipodal_is_exact(depth):
+    """0.6 xi^2 + 0.4 xi^4 maps -1 to the fixed point 1 with K^1(-1) = K^1(1): Sigma^L(-1) = N^L(-1) = 1 exactly
+    (the recursion run at pi gives log N = 2.2e-16 at depth 1)."""
+    from kernels.ntk.duals import polynomial_dual
+
+    table = tabulate_depth(polynomial_dual((0.0, 0.0, 0.6, 0.0, 0.4)), depth)
+    sigma, ntk = table.at_angle(np.array([math.pi]), normalized=True)
+    assert sigma[0] == 1.0 and ntk[0] == 1.0
+    assert table.ntk.end_pi == (0.0, 1.0) and table.sigma.end_pi == (0.0, 1.0)
