@@ -33,8 +33,11 @@ from 1e-9 to pi - 1e-12, relative error of Sigma^L and K^L / K^L(1): ReLU <= 1.0
 1.3e-12, 5d_opt (60, its double root at -1 included: values to 1e-85 next to antipodal) 3.3e-12, 9d_opt (20, 60,
 200) 2.9e-12, 2d_opt (30) 2.1e-12, hermite_2 (12) 3.5e-13, ReLU (300) 9.5e-14 (the uniform grid alone: 9d_opt
 4.2e-9 at theta = 3.5e-9, 2d_opt 1.4e-10).  Values below the float range are returned as logs, whose own
-rounding is eps |ln f|: at L = 2e5 in the singular regime |ln f| reaches 5.5e5 and one unit in the last place
-of the log is 1.2e-10 relative.  Angles are read with math.pi standing for pi.
+rounding is eps |ln f|: at L = 2e5 in the singular regime |ln f| reaches 1.4e5 (2d_opt, 3d_opt) to 5.5e5 (9d_opt),
+where one unit in the last place of the log is 2.9e-11 to 1.2e-10 relative; measured there: erf 4.4e-11, 3d_opt and
+5d_opt 5.8e-11, 9d_opt and sine_2.676 1.2e-10, 2d_opt 1.75e-10, and 9d_opt 5.1e-9 next to the zero of Sigma^L at
+theta = 1.6446 (the nodes' rounding, relative to a value that vanishes nearby).  Angles are read with math.pi
+standing for pi.
 """
 
 from __future__ import annotations
