@@ -46,10 +46,10 @@ LOG_BOUNDS = {"lengthscale": (1e-2, 1e3), "variance": (1e-2, 1e2), "W_std": (1e-
 NOISE_BOUNDS = (1e-6, 1e1)
 METHODS = ("lbfgs", "lbfgsb", "newton")
 #: L-BFGS memory: as many (s, y) pairs as fit in HISTORY_BUDGET doubles (2 vectors per pair), within
-#: HISTORY_RANGE.  Measured on the benchmark problem (nu = 1, from the NNGP): P = 120: 146 evaluations with 100
-#: pairs vs 227 for L-BFGS-B with 20; P = 250: 306 (20 pairs), 247 (50), 194 (100), 183 (200); P = 500: 300
-#: (100 pairs), 439 (33), 453 (L-BFGS-B, 20).  At P = 500 each pass of the two-loop recursion over 100 pairs
-#: reads 400 MB, about the cost of one evaluation, so the CPU time per fit changes little there.
+#: HISTORY_RANGE (100 pairs up to P ~ 400 per layer, 67 at P = 500).  Measured on the benchmark problem (nu = 1,
+#: from the NNGP, with the metric of :class:`_TriangularMetric`): P = 120: 108 iterations with 100 pairs, 126
+#: with 50, 140 with 20; P = 250: 164 (100), 185 (50), 201 (30); the time per fit hardly changes, because
+#: each pass of the two-loop recursion reads the whole history (at P = 500, 100 pairs are 400 MB).
 HISTORY_BUDGET = 2**25
 HISTORY_RANGE = (20, 100)
 
