@@ -917,3 +917,29 @@ def test_cdf_is_monotone_on_a_dense_grid(case):
     assert np.all(np.isfinite(logs)) and np.all(errs < 1e-8)
     assert np.all(np.diff(logs) >= -(errs[1:] + errs[:-1]))
     assert np.all(np.diff(logs[::10]) > 0) or np.all(np.diff(logs[::10])[logs[::10][1:] < -1e-12] > 0)
+
+
+@pytest.mark.parametrize("x", [0.11, 0.15, 0.3, 1.0])
+def test_saddle_point_r_star_branch_against_closed_form(x):
+    """One chi-squared term with 0.1 degrees of freedom is so skewed that above its mean the Lugannani-Rice
+    upper-tail bracket 1 - Phi(w) + phi(w)(1/u - 1/w) is negative; the saddle point then returns
+    Barndorff-Nielsen's log Phi(r*), r* = w + log(u / w) / w.  With K(s) = -(k/2) log(1 - 2 s) the saddle point is
+    s = (1 - k / x) / 2 and u = s x sqrt(2 / k): against 30-digit arithmetic, 1e-12 relative."""
+    k = 0.1
+    with mp.workdps(30):
+        xm, km = mp.mpf(x), mp.mpf(k)
+        s = (1 - km / xm) / 2
+        w = mp.sqrt(2 * (s * xm + (km / 2) * mp.log(km / xm)))
+        u = s * xm * mp.sqrt(2 / km)
+        assert (1 - mp.ncdf(w)) / mp.npdf(w) - 1 / w + 1 / u < 0  # the bracket has lost its sign
+        want = float(mp.log(mp.ncdf(w + mp.log(u / w) / w)))
+    assert GeneralizedChi2([1.0], [k]).saddlepoint_logcdf(x) == pytest.approx(want, rel=1e-12)
+
+
+@pytest.mark.parametrize("q", [1.0 - 1e-6, 1.0 - 1e-9, 1.0 - 1e-12])
+def test_chernoff_bound_next_to_the_mean_is_a_log_probability(q):
+    """Just below the mean the Chernoff exponent K(s) - s y is about -(y - mean)^2 / (2 var), far below the
+    1e-10 slack added to it: the upper end of the interval for log P is then 0, never above."""
+    dist = GeneralizedChi2([0.3, 0.7, 1.0], [1, 2, 3], [0.5, 0.0, 2.0])
+    interval = dist.chernoff_interval(dist.mean * q)
+    assert interval.hi == 0.0 and interval.lo == -math.inf
