@@ -791,7 +791,7 @@ def _refine(d: NormalizedDual, depth: int, grid: _Grid, values, nodes, build):
             spread = np.zeros(mid.shape)
             for column in build(grid, values):
                 spread = np.maximum(spread, _stencil_spread(grid, column, mid, interval))
-        wide = (spread > _REFINE_RTOL) & (4.0 * spread < limit)
+            wide = (spread > _REFINE_RTOL) & (4.0 * spread < limit)
         if not np.any(wide):
             break
         interval, mid, spread = interval[wide], mid[wide], spread[wide]
