@@ -943,3 +943,26 @@ def test_chernoff_bound_next_to_the_mean_is_a_log_probability(q):
     dist = GeneralizedChi2([0.3, 0.7, 1.0], [1, 2, 3], [0.5, 0.0, 2.0])
     interval = dist.chernoff_interval(dist.mean * q)
     assert interval.hi == 0.0 and interval.lo == -math.inf
+
+
+def test_ruben_tail_bound_on_a_narrow_range_of_rho():
+    """Weights [1, 2] (q_max = 1/2), n = 200, and z putting rho_lo 1.5e-9 below rho_hi = (1 - 1e-12) / q_max: the
+    range of rho is narrow but not empty, and the bound there (about e^-110) is far below the mass left (1).  It
+    lies within 1e-9 (1 + |f|) of the smallest of 2001 points of the range in 30-digit arithmetic, and not below."""
+    dist = GeneralizedChi2([1.0, 2.0])
+    _, a, q, d_over_a, _, _ = dist._ruben_setup()
+    n, half_k = 200, 1.0
+    rho_hi = (1.0 - 1e-12) / float(q.max())
+    z = rho_hi / (1.0 + 1.5e-9) * (half_k + n + 1.0)
+    rho_lo = z / (half_k + n + 1.0)
+    got = dist._ruben_tail_bound(n, 0.0, -2.0, z, a, q, d_over_a)
+    with mp.workdps(30):
+        def f(rho):
+            rho = mp.mpf(rho)
+            log_g = mp.fsum(-mp.mpf(k) / 2 * mp.log(mp.mpf(aj) * (1 - mp.mpf(qj) * rho)) for k, aj, qj in zip((1, 1), a, q))
+            return log_g - n * mp.log(rho) - mp.log(1 - mp.mpf(rho_lo) / rho)
+
+        grid = [mp.mpf(rho_lo) + (mp.mpf(rho_hi) - mp.mpf(rho_lo)) * j / 2000 for j in range(1, 2001)]
+        f_min = float(min(f(r) for r in grid))
+    assert f_min < -100.0
+    assert f_min - 1e-9 * (1 + abs(f_min)) - 1e-9 <= got + 2.0 <= f_min + 2e-9 * (1 + abs(f_min)), (got, f_min)
