@@ -966,3 +966,14 @@ def test_ruben_tail_bound_on_a_narrow_range_of_rho():
         f_min = float(min(f(r) for r in grid))
     assert f_min < -100.0
     assert f_min - 1e-9 * (1 + abs(f_min)) - 1e-9 <= got + 2.0 <= f_min + 2e-9 * (1 + abs(f_min)), (got, f_min)
+
+
+@pytest.mark.parametrize("above", [0.0, 5e-10, 1e-6])
+def test_ruben_tail_bound_on_an_empty_range_of_rho(above):
+    """rho_lo at or above rho_hi = (1 - 1e-12) / q_max: no rho is left, and the bound is the mass left times F_n."""
+    dist = GeneralizedChi2([1.0, 2.0])
+    _, a, q, d_over_a, _, _ = dist._ruben_setup()
+    n = 200
+    rho_hi = (1.0 - 1e-12) / float(q.max())
+    z = rho_hi * (1.0 + above) * (1.0 + n + 1.0)
+    assert dist._ruben_tail_bound(n, -0.5, -2.0, z, a, q, d_over_a) == -2.5
