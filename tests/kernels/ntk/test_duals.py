@@ -202,6 +202,23 @@ def test_polynomial_angle_forms_against_mpmath(name):
                 assert abs(g[i] - float(want)) <= tol, (name, th, g[i], want)
 
 
+@pytest.mark.parametrize(("a", "b"), [(0.0, 1.0), (0.3, 1.0), (-1.0, 2.0), (1.0, 1.0)])
+def test_abrelu_slope_at_angle_next_to_pi(a, b):
+    """phĭ'(cos theta) = 1 - m theta / pi keeps its relative accuracy next to theta = pi (ReLU: delta / pi),
+    against 50 digits with the complement read as math.pi - theta."""
+    import mpmath as mp
+
+    d = abrelu_dual(a, b)
+    m = (a - b) ** 2 / (a * a + b * b)
+    theta = np.array([math.pi - t for t in (1e-2, 1e-6, 1e-9, 1e-12, 1e-15)] + [0.0, 1.0, math.pi])
+    got = d.slope_at_angle(theta, np)
+    with mp.workdps(50):
+        for g, th in zip(got, theta):
+            delta = mp.mpf(math.pi) - mp.mpf(float(th))
+            want = (1 - mp.mpf(m)) + mp.mpf(m) * delta / mp.pi if th > 0 else mp.mpf(1)
+            assert abs(g - float(want)) <= 4e-15 * abs(float(want)) + 1e-300, (a, b, th, g, want)
+
+
 @given(a=st.floats(-2.0, 2.0), b=st.floats(0.1, 2.0), delta=st.floats(1e-12, 1.0))
 def test_abrelu_gaps_take_the_complement(a, b, delta):
     """abrelu_gaps with theta = pi - delta and delta given exactly agrees with 1 -+ phĭ at 60 digits (relative
