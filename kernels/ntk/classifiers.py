@@ -141,7 +141,8 @@ def _log_sum(xp, log_w):
     finite = xp.isfinite(m)
     m0 = xp.where(finite, m, 0.0)
     s = xp.sum(xp.exp(xp.where(finite, log_w - m0, -math.inf)), axis=1)
-    return xp.where(finite[:, 0], m0[:, 0] + xp.log(s), m[:, 0])
+    # rows without a finite maximum take m itself; their s = 0 is replaced before the log (no warning)
+    return xp.where(finite[:, 0], m0[:, 0] + xp.log(xp.where(finite[:, 0], s, 1.0)), m[:, 0])
 
 
 def hilbert_kernel_predict(x_train, y_train, x_test):
