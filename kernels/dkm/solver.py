@@ -11,8 +11,8 @@ arXiv 2108.13097.  The group's code maximises the objective with Adam on G = V V
   every nu_l from 1e-2 to 1e10; V_l = 0 is the NNGP.
 * Kernel log-parameters and the log noise variance may be learned in the same run (box-bounded).
 * ``method="lbfgs"``: L-BFGS (two-loop recursion, up to 100 pairs, Armijo backtracking, initial inverse
-  Hessian gamma B B^T with B the change of variables U_l -> U_l T_l at the current point, which removes
-  the conditioning of U_l from the curvature: :class:`_TriangularMetric`) when nothing is
+  Hessian D B B^T with B the change of variables U_l -> U_l T_l at the current point, which removes
+  the conditioning of U_l from the curvature, and D a scale per layer: :class:`_TriangularMetric`) when nothing is
   bounded, else scipy's L-BFGS-B (``method="lbfgsb"`` always), finished with Newton steps when its line
   search stops short of the tolerance; ``method="newton"``: a trust-region Newton-CG (scipy's ``trust-ncg``) whose
   Hessian-vector products are forward differences of the exact gradient.
@@ -272,8 +272,9 @@ def minimise(evaluate, x0, *, n_data, bounds, scale, method, tol, max_iter, hist
 
     ``evaluate(x) -> (L, dL/dx)``; ``scale`` = dx / d(original coordinates), so that the stopping
     rule, max |projected gradient in the original coordinates| <= tol, holds whatever the scaling.
-    ``metric(x)`` (optional) gives the factor B of the L-BFGS initial inverse Hessian gamma B B^T at x
-    (:meth:`Parameters.metric`); it is used by ``method="lbfgs"`` without bounds.
+    ``metric(x)`` (optional) gives the factor B of the L-BFGS initial inverse Hessian D B B^T at x
+    (:meth:`Parameters.metric`, D from :meth:`_History._layer_scales`); it is used by ``method="lbfgs"``
+    without bounds.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
