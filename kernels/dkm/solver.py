@@ -46,9 +46,9 @@ LOG_BOUNDS = {"lengthscale": (1e-2, 1e3), "variance": (1e-2, 1e2), "W_std": (1e-
 NOISE_BOUNDS = (1e-6, 1e1)
 METHODS = ("lbfgs", "lbfgsb", "newton")
 #: L-BFGS memory: as many (s, y) pairs as fit in HISTORY_BUDGET doubles (2 vectors per pair), within
-#: HISTORY_RANGE (with 2 learned layers: 100 pairs up to P ~ 400, 67 at P = 500).  Measured on the benchmark problem (nu = 1,
-#: from the NNGP, with the metric of :class:`_TriangularMetric`): P = 120: 99 iterations with 100 pairs, 110
-#: with 50, 128 with 20; P = 250: 121 (100), 137 (50), 158 (30); the time per fit hardly changes, because
+#: HISTORY_RANGE (with 2 learned layers: 100 pairs up to P ~ 400, 67 at P = 500).  Measured on the benchmark
+#: problem (nu = 1, from the NNGP, with the metric of :class:`_TriangularMetric`): P = 120: 99 iterations with
+#: 100 pairs, 110 with 50, 128 with 20; P = 250: 121 (100), 137 (50), 158 (30); the time per fit hardly changes, because
 #: each pass of the two-loop recursion reads the whole history (at P = 500, 100 pairs are 400 MB).
 HISTORY_BUDGET = 2**25
 HISTORY_RANGE = (20, 100)
