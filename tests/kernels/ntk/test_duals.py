@@ -47,7 +47,7 @@ def test_dual_is_one_at_one_and_slopes_match_derivative(name):
     assert abs(d(one)[0] - 1.0) <= 4e-16
     assert d.at_zero == pytest.approx(d(zero)[0], abs=1e-16)
     assert d.slope_at_zero == pytest.approx(d.prime(zero)[0], rel=1e-14, abs=1e-16)
-    assert d.slope_at_one == pytest.approx(d.prime(one)[0], rel=1e-14)
+    assert d.slope_at_one == pytest.approx(d.prime(one)[0], rel=1e-14, abs=0)
 
 
 @pytest.mark.parametrize("name,slopes", SLOPES.items())
@@ -58,7 +58,7 @@ def test_slopes_against_reference_table(name, slopes):
 
 
 def test_relu_dual_at_zero_is_one_over_pi():
-    assert get_dual("relu")(np.array([0.0]))[0] == pytest.approx(1 / math.pi, rel=1e-15)
+    assert get_dual("relu")(np.array([0.0]))[0] == pytest.approx(1 / math.pi, rel=1e-15, abs=0)
 
 
 @given(name=st.sampled_from(NAMED), xi=st.floats(-1.0, 1.0))
@@ -84,7 +84,7 @@ def test_dual_monotone_on_unit_interval(name, a, b):
 @given(a=st.floats(1e-3, 800.0), xi=st.floats(-1.0, 1.0))
 def test_sine_dual_normalised_and_finite_for_large_a(a, xi):
     d = sine_dual(a)
-    assert d(np.array([1.0]))[0] == pytest.approx(1.0, rel=1e-14)
+    assert d(np.array([1.0]))[0] == pytest.approx(1.0, rel=1e-14, abs=0)
     assert np.isfinite(d(np.array([xi]))[0]) and np.isfinite(d.prime(np.array([xi]))[0])
     if a < 300:
         assert d(np.array([xi]))[0] == pytest.approx(math.sinh(a * xi) / math.sinh(a), rel=1e-13, abs=1e-300)
@@ -100,7 +100,7 @@ def test_regimes():
 
 def test_beta_values():
     for name, beta in (("2d_opt", 0.5), ("3d_opt", 1.0), ("5d_opt", 2.0), ("9d_opt", 4.0)):
-        assert beta_exponent(name) == pytest.approx(beta, rel=1e-15)
+        assert beta_exponent(name) == pytest.approx(beta, rel=1e-15, abs=0)
     assert beta_exponent("erf") == pytest.approx(0.444, abs=5e-4)
     assert beta_exponent("hermite_2") == math.inf
     with pytest.raises(ValueError, match="majority_vote"):
@@ -110,25 +110,25 @@ def test_beta_values():
 @pytest.mark.parametrize("a,beta", [(2.676, 0.99998), (6.13539, 1.999999), (13.8258, 3.99999)])
 def test_sine_beta_reference_values(a, beta):
     assert sine_beta(a) == pytest.approx(beta, abs=1e-5)
-    assert beta_exponent(sine_dual(a)) == pytest.approx(sine_beta(a), rel=1e-12)
+    assert beta_exponent(sine_dual(a)) == pytest.approx(sine_beta(a), rel=1e-12, abs=0)
 
 
 @pytest.mark.parametrize("d,a", [(3, 2.676), (5, 6.13539), (9, 13.8258)])
 def test_sine_parameter_for_dimension(d, a):
     root = sine_parameter_for_dimension(d)
     assert root == pytest.approx(a, abs=5e-4)
-    assert sine_beta(root) == pytest.approx((d - 1) / 2, rel=1e-13)
-    assert beta_exponent(consistent_dual(d, family="sine")) == pytest.approx((d - 1) / 2, rel=1e-12)
+    assert sine_beta(root) == pytest.approx((d - 1) / 2, rel=1e-13, abs=0)
+    assert beta_exponent(consistent_dual(d, family="sine")) == pytest.approx((d - 1) / 2, rel=1e-12, abs=0)
 
 
 @given(d=st.integers(3, 400))
 def test_sine_parameter_any_dimension(d):
-    assert sine_beta(sine_parameter_for_dimension(d)) == pytest.approx((d - 1) / 2, rel=1e-12)
+    assert sine_beta(sine_parameter_for_dimension(d)) == pytest.approx((d - 1) / 2, rel=1e-12, abs=0)
 
 
 def test_consistent_dual_d_opt_and_errors():
     for d in (2, 3, 5, 9):
-        assert beta_exponent(consistent_dual(d)) == pytest.approx((d - 1) / 2, rel=1e-15)
+        assert beta_exponent(consistent_dual(d)) == pytest.approx((d - 1) / 2, rel=1e-15, abs=0)
     with pytest.raises(ValueError, match="2, 3, 5, 9"):
         consistent_dual(4)
     with pytest.raises(ValueError, match=">= 3"):
@@ -160,7 +160,7 @@ def test_hermite_coefficients_reproduce_closed_form_duals():
     a = 2.676
     sine = lambda z: math.sqrt(2 / (1 - math.exp(-2 * a))) * np.sin(math.sqrt(a) * z)  # noqa: E731
     coeffs = hermite_coefficients(sine, 40)
-    assert float(np.sum(coeffs**2)) == pytest.approx(1.0, rel=1e-13)  # already unit second moment
+    assert float(np.sum(coeffs**2)) == pytest.approx(1.0, rel=1e-13, abs=0)  # already unit second moment
     assert_close(dual_from_hermite(coeffs)(xi), sine_dual(a)(xi), rtol=0, atol=1e-13)
     # ReLU has a kink: the squared coefficients decay like i^(-5/2); 200 terms give 4.4e-4 near |xi| = 1
     relu = dual_from_hermite(hermite_coefficients(lambda z: np.maximum(z, 0.0), 200, quadrature_points=600))

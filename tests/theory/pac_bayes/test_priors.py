@@ -55,13 +55,13 @@ def test_one_base_class_and_its_rules():
         assert prior.kl(PromptTemplate("x", (2, 3, 4, 5))) == math.inf
         lp = prior.log_prob([2, 3])
         kl = prior.kl(PromptTemplate("x", (2, 3)))
-        assert kl >= -lp and kl == pytest.approx(-lp, rel=1e-13)
+        assert kl >= -lp and kl == pytest.approx(-lp, rel=1e-13, abs=0)
     assert priors[1].log_prob([2, lm.eos_token_id]) == -math.inf  # EOS inside the prompt
     # closed form of the uniform prior: -ln 3 - 2 ln V
-    assert priors[2].log_prob([2, 3]) == pytest.approx(-math.log(3) - 2 * math.log(lm.vocab_size), rel=1e-15)
+    assert priors[2].log_prob([2, 3]) == pytest.approx(-math.log(3) - 2 * math.log(lm.vocab_size), rel=1e-15, abs=0)
     # the LM prior with the length term: ln P(w1 | BOS) + ln P(w2 | w1) - ln 3
     expected = lm.table[lm.bos_token_id, 2] + lm.table[2, 3] - math.log(3)
-    assert priors[0].log_prob([2, 3]) == pytest.approx(expected, rel=1e-14)
+    assert priors[0].log_prob([2, 3]) == pytest.approx(expected, rel=1e-14, abs=0)
 
 
 def test_bad_prior_arguments():
