@@ -111,8 +111,9 @@ def gen_chi2_cdf_inversion(weights, x, dofs=None, noncentralities=None, offset=0
 def _ntk_dual_mp(dual):
     """(phĭ, phĭ') of a normalised dual as mpmath functions of the cosine: "relu", "erf", "sine_<a>",
     "ab_relu_<a>_<b>" or a tuple of polynomial coefficients (a_0^2, a_1^2, ...)."""
-    if isinstance(dual, (tuple, list)):
+    if isinstance(dual, (tuple, list)):  # divided by their sum: phĭ(1) = 1 exactly, as the package defines a dual
         c = [mp.mpf(v) for v in dual]
+        c = [ci / mp.fsum(c) for ci in c]
         return (lambda x: mp.fsum(ci * x**i for i, ci in enumerate(c)),
                 lambda x: mp.fsum(i * ci * x ** (i - 1) for i, ci in enumerate(c) if i))
     if dual == "relu" or dual.startswith("ab_relu_"):

@@ -91,11 +91,14 @@ def nngp_ntk(xi, dual, depth: int, *, dual_derivative: Callable | None = None, n
     return sigma, ntk
 
 
-def _log_poly(coeffs: tuple[float, ...], log_x, sign, xp):
+def _log_poly(coeffs: tuple[float, ...], log_x, sign, xp, *, unit: bool = False):
     """(log|p(x)|, sign p(x)) for p = sum_i c_i x^i with x = sign * exp(log_x), |x| <= 1.
 
-    p(x) = x^k B(x) with k the lowest non-zero index and B(x) = sum_{i>=k} c_i x^(i-k): B is evaluated
-    in the linear domain (x underflowing to 0 only drops terms negligible next to c_k).
+    p(x) = x^k B(x) with k the lowest non-zero index and B(x) = sum_{j>=0} c_(k+j) x^j.  Next to |x| = 1
+    (log_x > -1/2), B(x) = B(sign) + sum_j c_(k+j) sign^j expm1(j log_x), so log B keeps the digits of 1 - |x|
+    (Horner's B rounds them away: 1e-3 relative at 1 - x = 1e-13); ``unit=True`` takes p(1) = B(1) = 1 exactly
+    (a normalised dual) and log B = log1p(B - 1).  Elsewhere B is evaluated by Horner's rule (x underflowing to
+    0 only drops terms negligible next to c_k).
     """
     k = next(i for i, c in enumerate(coeffs) if c != 0.0)
     x = sign * xp.exp(log_x)
@@ -103,8 +106,21 @@ def _log_poly(coeffs: tuple[float, ...], log_x, sign, xp):
     b = xp.zeros_like(x) + tail[-1]
     for c in tail[-2::-1]:
         b = b * x + c
-    log_b = log_abs(b)
-    sign_b = xp.sign(b)
+    log_b, sign_b = log_abs(b), xp.sign(b)
+    if len(tail) > 1:
+        near = log_x > -0.5
+        safe_log = xp.where(near, log_x, 0.0)
+        delta = xp.zeros_like(x)  # B(x) - B(sign)
+        for j, c in enumerate(tail[1:], start=1):
+            delta = delta + (c * sign**j) * xp.expm1(j * safe_log)
+        at_one = 1.0 if unit else math.fsum(tail)
+        at_minus_one = math.fsum(c * (-1.0) ** j for j, c in enumerate(tail))
+        b_near = xp.where(sign > 0, at_one + delta, at_minus_one + delta)
+        log_b_near = log_abs(b_near)
+        if unit:
+            log_b_near = xp.where(sign > 0, xp.log1p(xp.where(sign > 0, delta, 0.0)), log_b_near)
+        log_b = xp.where(near, log_b_near, log_b)
+        sign_b = xp.where(near, xp.sign(b_near), sign_b)
     if k == 0:
         return log_b, sign_b
     sign_xk = sign if k % 2 else sign * sign
@@ -139,7 +155,7 @@ def log_nngp_ntk(xi, dual, depth: int):
     lk, sk = ls, ss
     for _ in range(depth):
         ld, sd = _log_poly(dcoeffs, ls, ss, xp) if dcoeffs else (xp.full_like(ls, -math.inf), xp.zeros_like(ss))
-        ls_next, ss_next = _log_poly(coeffs, ls, ss, xp)
+        ls_next, ss_next = _log_poly(coeffs, ls, ss, xp, unit=True)
         ls_next = xp.minimum(ls_next, 0.0)  # |Sigma| <= 1, the clip of the linear recursion
         lk, sk = _signed_logaddexp(ls_next, ss_next, lk + ld, sk * sd, xp)
         ls, ss = ls_next, ss_next
@@ -222,7 +238,8 @@ def _iterate(d: NormalizedDual, state: _NodeState, layers: int, *, tail_at=None)
 
 
 def _tail_logs(d: NormalizedDual, state: _NodeState, depth: int):
-    """(log|Sigma^L|, sign, log|N^L|, sign) from a state in the singular regime's linear tail.
+    """(log|Sigma^L|, sign, log|N^L|, sign) from a state in the singular regime's linear tail, less the
+    offsets of :func:`_log_offsets`.
 
     There phĭ(s) = c s and phĭ'(s) = c (c = phĭ'(0)), so after n more layers Sigma = c^n s and
     K = c^n (K + n s): N^L = c^n (N + n s / K(1)) K(1) / K^L(1), evaluated in logs (c^n underflows).
@@ -232,8 +249,50 @@ def _tail_logs(d: NormalizedDual, state: _NodeState, depth: int):
     log_s, sign_s = log_abs(state.xi, np), np.sign(state.xi)
     total = state.ntk + n * state.xi * state.inv_diag
     log_k1_l = -math.log(state.inv_diag)
-    log_n = n * log_c + log_abs(total, np) + log_k1_l - _diagonal_ntk_log(d, depth)
-    return log_s + n * log_c, sign_s, log_n, np.sign(total)
+    (off_s, _), (off_n, _) = _log_offsets(d, depth)
+    if off_s == 0.0:
+        log_n = n * log_c + log_abs(total, np) + log_k1_l - _diagonal_ntk_log(d, depth)
+        return log_s + n * log_c, sign_s, log_n, np.sign(total)
+    # n ln c - L ln c = -layers ln c, and ln K^L(1) less its part (L + 1) ln phĭ'(1) in the offset
+    diagonal_rest = _diagonal_ntk_log(d, depth) if off_n == off_s else _diagonal_log_excess(d, depth)
+    log_n = -state.layers * log_c + log_abs(total, np) + log_k1_l - diagonal_rest
+    return log_s - state.layers * log_c, sign_s, log_n, np.sign(total)
+
+
+_OFFSET_FROM = 1000.0  # |L ln phĭ'(0)| above which the singular tail's logs are stored less L ln phĭ'(0)
+
+
+def _log_offsets(d: NormalizedDual, depth: int):
+    """((hi, lo), (hi, lo)): the parts of log|Sigma^L| and log|N^L| common to every angle in the singular
+    regime deep enough that they dominate, L ln c and L ln c - (L + 1) ln g (c = phĭ'(0), g = phĭ'(1), the second
+    term where g > 1), each as a pair of floats (hi + lo to 1e-32 relative, from 40-digit decimal logarithms).
+    The tables store the logs less these offsets, so the nodes and their interpolants carry the digits of the
+    O(1) rest rather than eps |log| ~ 1e-10 of a log near -1e5; (0, 0) elsewhere."""
+    return _log_offsets_of(d.slope_at_zero, d.slope_at_one, regime(d) == "singular", depth)
+
+
+@functools.lru_cache(maxsize=256)
+def _log_offsets_of(c: float, g: float, singular: bool, depth: int):
+    if not singular or not 0.0 < c < 1.0 or depth * -math.log(c) < _OFFSET_FROM:
+        return (0.0, 0.0), (0.0, 0.0)
+    import decimal
+
+    with decimal.localcontext() as ctx:
+        ctx.prec = 40
+        off_s = depth * decimal.Decimal(c).ln()
+        off_n = off_s - (depth + 1) * decimal.Decimal(g).ln() if g > 1.0 else off_s
+
+        def split(v):
+            hi = float(v)
+            return hi, float(v - decimal.Decimal(hi))
+
+        return split(off_s), split(off_n)
+
+
+def _diagonal_log_excess(d: NormalizedDual, depth: int) -> float:
+    """ln K^L(1) - (L + 1) ln g = ln(1 - g^-(L+1)) - ln(g - 1) for g = phĭ'(1) > 1."""
+    e = d.slope_at_one - 1.0
+    return math.log1p(-math.exp(-(depth + 1) * math.log1p(e))) - math.log(e)
 
 
 def _direct_nodes(d: NormalizedDual, depth: int, theta):
@@ -249,7 +308,9 @@ def _direct_nodes(d: NormalizedDual, depth: int, theta):
     state = _iterate(d, state, depth, tail_at=tail_at)
     if state.layers < depth:
         return _tail_logs(d, state, depth)
-    return log_abs(state.xi, np), np.sign(state.xi), log_abs(state.ntk, np), np.sign(state.ntk)
+    (hs, ls_), (hn, ln_) = _log_offsets(d, depth)  # (0, 0) unless deep and singular, where the tail is reached
+    return (log_abs(state.xi, np) - hs - ls_, np.sign(state.xi), log_abs(state.ntk, np) - hn - ln_,
+            np.sign(state.ntk))
 
 
 def _log_domain_nodes(d: NormalizedDual, depth: int, theta):
@@ -265,9 +326,8 @@ def _log_domain_nodes(d: NormalizedDual, depth: int, theta):
     k = next(i for i, c in enumerate(coeffs) if c != 0.0)
     log_xi, sign_xi = _log_abs_cos(theta, np), np.sign(np.cos(theta))
     with np.errstate(over="ignore", invalid="ignore"):
-        grow = float(k) ** depth if depth * math.log(k) < 700 else math.inf
         if sum(c != 0.0 for c in coeffs) == 1:  # c_k = 1: exact
-            ls = np.where(log_xi < 0, grow * log_xi, 0.0)
+            ls = _log_from_log_ratio(np.full(theta.shape, depth * math.log(k)), theta, log_xi, np)
             ss = np.ones_like(sign_xi) if (k % 2 == 0 and depth >= 1) else sign_xi
             return ls, ss, ls.copy(), ss.copy()
     done, state = 0, (log_xi, sign_xi, log_xi.copy(), sign_xi.copy())
@@ -297,7 +357,7 @@ def _continue_log(d, layers, start):
     for _ in range(layers):
         with np.errstate(over="ignore", invalid="ignore"):
             ld, sd = _log_poly(dcoeffs, ls, ss, np)
-            ls_next, ss_next = _log_poly(coeffs, ls, ss, np)
+            ls_next, ss_next = _log_poly(coeffs, ls, ss, np, unit=True)
             ls_next = np.minimum(ls_next, 0.0)
             lk, sk = _signed_logaddexp(ls_next, ss_next, lk + ld, sk * sd, np)
         ls, ss = ls_next, ss_next
@@ -493,8 +553,9 @@ def _interpolate_column(col: "_Column", start, weights, xi, grid_u, xp):
         ratio = _lagrange(col.log, start, weights, xp)
         return None, ratio, xp.take(xp.asarray(col.sign), start)
     log_nodes, sign_nodes = xp.asarray(col.log), xp.asarray(col.sign)
+    off_hi, off_lo = col.offset
     s_first = xp.take(sign_nodes, start)
-    tiny = xp.take(log_nodes, start) < _LOG_BELOW
+    tiny = xp.take(log_nodes, start) + off_hi < _LOG_BELOW
     same = (s_first != 0) & ((xp.abs(xi) > _OUTER) | tiny)
     logs = []
     for m in range(_STENCIL):
@@ -516,11 +577,14 @@ def _interpolate_column(col: "_Column", start, weights, xi, grid_u, xp):
         term = weights[m] * (logs[m] - logs[0])
         acc_log = term if acc_log is None else acc_log + term
     acc_log = logs[0] + acc_log
+    if off_hi != 0.0:
+        acc_log = (acc_log + off_lo) + off_hi
     linear = _lagrange(col.linear, start, weights, xp)
     log_lin, sign_lin = log_abs(linear, xp), xp.sign(linear)
     scaled = tiny & ~same
     if bool(xp.any(scaled)):  # a sign change where the linear values underflow: r e^(-max log) on the stencil
         log_sc, sign_sc = _scaled_lagrange(log_nodes, sign_nodes, start, weights, xp)
+        log_sc = (log_sc + off_lo) + off_hi if off_hi != 0.0 else log_sc
         log_lin, sign_lin = xp.where(scaled, log_sc, log_lin), xp.where(scaled, sign_sc, sign_lin)
     value = xp.where(same, s_first * xp.exp(xp.where(same, acc_log, 0.0)), linear)
     return value, xp.where(same, acc_log, log_lin), xp.where(same, s_first, sign_lin)
@@ -543,8 +607,9 @@ def _scaled_lagrange(log_nodes, sign_nodes, start, weights, xp):
 
 @dataclass(frozen=True)
 class _Column:
-    """One tabulated map at the nodes: r = f (or f / xi with ``over_xi``; log|f| / log|xi| with ``log_ratio``)
-    as log|r|, sign and linear values, with the exact values of f at theta = 0 and pi (log|f|, sign)."""
+    """One tabulated map at the nodes: r = f (or f / xi with ``over_xi``) as log|r|, sign and linear values, or
+    with ``log_ratio`` the log of log|f| / log|xi| (in ``log``: k^L and more for xi^(k^L), past the float range),
+    with the exact values of f at theta = 0 and pi (log|f|, sign)."""
 
     log: np.ndarray
     sign: np.ndarray
@@ -553,23 +618,51 @@ class _Column:
     end_pi: tuple
     over_xi: bool = False
     log_ratio: bool = False
+    offset: tuple = (0.0, 0.0)  # (hi, lo): ``log`` holds log|r| - hi - lo (see _log_offsets)
 
 
-def _column(values_log, values_sign, theta_nodes, end0, end_pi, *, over_xi, log_ratio=False):
+def _column(values_log, values_sign, theta_nodes, end0, end_pi, *, over_xi, log_ratio=False, offset=(0.0, 0.0)):
     log_xi, xi_nodes = _log_abs_cos(theta_nodes, np), np.cos(theta_nodes)
     if log_ratio:
-        with np.errstate(over="ignore"):  # log|f| ~ -k^L beyond the float range over a tiny log|xi|: +inf (f = 0)
-            ratio = values_log / log_xi
-        return _Column(ratio, values_sign, values_sign * 0.0, end0, end_pi, log_ratio=True)
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            ratio = values_log / log_xi  # exact to rounding where it is a normal float; else in logs
+            direct = (ratio > 0) & (ratio < math.inf) & (np.abs(log_xi) >= _TINY)
+            log_ratio = np.where(direct, np.log(np.where(direct, ratio, 1.0)),
+                                 np.log(-values_log) - _log_neg_log_abs_cos(theta_nodes, np))
+            log_ratio = np.maximum(log_ratio, -745.0)  # f = +-1 (ratio 0): e^-745 is 0, and interpolable
+        return _Column(log_ratio, values_sign, values_sign * 0.0, end0, end_pi, log_ratio=True)
     log_r = values_log - log_xi if over_xi else values_log
     sign_r = values_sign * np.sign(xi_nodes) if over_xi else values_sign
-    return _Column(log_r, sign_r, sign_r * np.exp(log_r), end0, end_pi, over_xi=over_xi)
+    return _Column(log_r, sign_r, sign_r * np.exp(log_r + offset[1] + offset[0]), end0, end_pi, over_xi=over_xi,
+                   offset=offset)
 
 
 def _log_abs_cos(theta, xp):
     """log|cos theta| without cancellation next to theta = 0 and pi: log1p(-2 sin^2(...))."""
     near = xp.minimum(theta, math.pi - theta)
     return xp.where(near < 0.5, xp.log1p(-2.0 * xp.sin(near / 2) ** 2), log_abs(xp.cos(theta), xp))
+
+
+def _log_neg_log_abs_cos(theta, xp):
+    """log(-log|cos theta|), finite where log|cos theta| ~ -theta^2 / 2 underflows (theta < 1e-162): with
+    x = 2 sin^2(near / 2), near = min(theta, pi - theta), -log1p(-x) = x (1 + x/2 + O(x^2)), so below x = 1e-8
+    log x + x/2 (error < 2e-17), log x taken as ln 2 + 2 ln sin(near / 2)."""
+    near = xp.minimum(theta, math.pi - theta)
+    half_sine = xp.sin(near / 2)
+    x = 2.0 * half_sine**2
+    with np.errstate(divide="ignore"):
+        small = math.log(2.0) + 2.0 * xp.log(half_sine) + x / 2
+        return xp.where(x < 1e-8, small, xp.log(-_log_abs_cos(theta, xp)))
+
+
+def _log_from_log_ratio(log_ratio, theta, log_xi, xp):
+    """log|f| = ratio * log|xi| from ln(ratio) (a ``log_ratio`` column): the product where both factors are
+    normal floats, else -exp(ln ratio + ln(-log|xi|)), so k^L past the float range over a tiny angle stays
+    finite; NaN (f = 0 at xi = +-1 only) is -inf."""
+    direct = (log_ratio < 700.0) & (xp.abs(log_xi) >= _TINY)
+    out = xp.where(direct, xp.exp(xp.where(direct, log_ratio, 0.0)) * log_xi,
+                   -xp.exp(log_ratio + _log_neg_log_abs_cos(theta, xp)))
+    return xp.where(xp.isnan(out), -math.inf, out)
 
 
 @dataclass(frozen=True)
@@ -680,8 +773,7 @@ class DepthTable:
         value, log_v, sign = _interpolate_column(col, start, weights, xi, grid_u, xp)
         if col.log_ratio:
             first, last = float(col.log[0]), float(col.log[-1])
-            ratio = xp.where(below, first, xp.where(above, last, log_v))
-            log_v = xp.where(xp.isnan(ratio * log_xi), -math.inf, ratio * log_xi)
+            log_v = _log_from_log_ratio(xp.where(below, first, xp.where(above, last, log_v)), theta, log_xi, xp)
             value = sign * xp.exp(log_v)
         elif col.over_xi:
             value, log_v, sign = value * xi, log_v + log_xi, sign * xp.sign(xi)
@@ -734,15 +826,21 @@ def _antipodal(d: NormalizedDual, depth: int, nodes):
     phĭ(-1) = 1 reaches the fixed point 1 after one layer with K^1(-1) = K^1(1) when phĭ'(-1) = -phĭ'(1)
     (even polynomials), so N = 1 from there; other duals leave -1 and are iterated like the nodes."""
     if depth == 0 or d.odd:
-        return 0.0, -1.0, 0.0, -1.0
-    if d.coefficients is not None and all(c == 0.0 for c in d.coefficients[1::2]):  # even polynomial
-        return 0.0, 1.0, 0.0, 1.0
-    return tuple(float(v[0]) for v in nodes(d, depth, np.array([math.pi])))
+        ends = (0.0, -1.0)
+    elif d.coefficients is not None and all(c == 0.0 for c in d.coefficients[1::2]):  # even polynomial
+        ends = (0.0, 1.0)
+    else:
+        return tuple(float(v[0]) for v in nodes(d, depth, np.array([math.pi])))
+    if nodes is _direct_nodes:  # its logs are stored less the offsets
+        (hs, ls_), (hn, ln_) = _log_offsets(d, depth)
+        return (ends[0] - hs) - ls_, ends[1], (ends[0] - hn) - ln_, ends[1]
+    return ends + ends
 
 
 _REFINE_RTOL = 1e-11  # relative spread of two neighbouring stencils' interpolants above which an interval is halved
 _REFINE_LEVELS = 4  # halvings of an interval at most
 _EPS = float(np.finfo(np.float64).eps)
+_TINY = float(np.finfo(np.float64).tiny)
 
 
 def _stencil_spread(grid: _Grid, column: _Column, theta, interval):
@@ -758,18 +856,19 @@ def _stencil_spread(grid: _Grid, column: _Column, theta, interval):
     for start in (centred, side):
         _, log_v, sign = _interpolate_column(column, start, _stencil_weights(grid, u, start, np), xi, grid.u, np)
         if column.log_ratio:
-            log_v = log_v * _log_abs_cos(theta, np)
+            log_v = _log_from_log_ratio(log_v, theta, _log_abs_cos(theta, np), np)
         logs.append(log_v)
         signs.append(sign)
-    ends_log = [column.log[interval + j] for j in (0, 1)]
+    ends_log = [column.log[interval + j] + column.offset[0] for j in (0, 1)]
     ends_sign = [column.sign[interval + j] for j in (0, 1)]
     if column.log_ratio:
-        ends_log = [r * _log_abs_cos(grid.theta[interval + j], np) for r, j in zip(ends_log, (0, 1))]
+        ends_log = [_log_from_log_ratio(r, grid.theta[interval + j], _log_abs_cos(grid.theta[interval + j], np), np)
+                    for r, j in zip(ends_log, (0, 1))]
     one_sign = (signs[0] == signs[1]) & (signs[1] == ends_sign[0]) & (ends_sign[0] == ends_sign[1]) & (signs[1] != 0)
     top = np.where(one_sign, logs[0], np.maximum(np.maximum(logs[0], logs[1]), np.maximum(*ends_log)))
     spread = np.abs(signs[1] * np.exp(logs[1] - top) - signs[0] * np.exp(logs[0] - top))
     # logs of deep maps (~ -1e5) carry their own rounding, eps |log| absolute: not an interpolation error
-    spread = spread - 8.0 * _EPS * np.abs(top)
+    spread = spread - 8.0 * _EPS * np.abs(top - column.offset[0])
     return np.where(np.isnan(spread), 0.0, spread)
 
 
@@ -861,11 +960,12 @@ def tabulate_depth(
         d = _with_zero_slope(d)
     values = _node_values(d, depth, grid, method, log_domain)
     over_xi = d.at_zero == 0.0 and not log_domain
-    end_pi = [(float(v[-1]), float(s_[-1])) for v, s_ in (values[:2], values[2:])]
+    offsets = _log_offsets(d, depth) if method == "direct" and not log_domain else ((0.0, 0.0), (0.0, 0.0))
+    end_pi = [((float(v[-1]) + lo) + hi, float(s_[-1])) for (v, s_), (hi, lo) in zip((values[:2], values[2:]), offsets)]
 
     def build(grid, values):
-        return [_column(l_, s_, grid.theta, (0.0, 1.0), e, over_xi=over_xi, log_ratio=log_domain)
-                for (l_, s_), e in zip((values[:2], values[2:]), end_pi)]
+        return [_column(l_, s_, grid.theta, (0.0, 1.0), e, over_xi=over_xi, log_ratio=log_domain, offset=off)
+                for (l_, s_), e, off in zip((values[:2], values[2:]), end_pi, offsets)]
 
     values = tuple(v[:-1] for v in values)
     if refine and method == "direct":

@@ -23,7 +23,7 @@ def test_hermite_k_recursion_closed_form():
     for k, depth in ((2, 4), (3, 3)):
         sigma, ntk = nngp_ntk(xi, f"hermite_{k}", depth)
         assert_close(sigma, xi ** (k**depth), rtol=1e-13, atol=1e-300)
-        assert ntk[-1] == pytest.approx(sum(k**l for l in range(depth + 1)), rel=1e-15)
+        assert ntk[-1] == pytest.approx(sum(k**l for l in range(depth + 1)), rel=1e-15, abs=0)
 
 
 @given(name=st.sampled_from(["2d_opt", "5d_opt", "9d_opt", "hermite_2", "hermite_3"]), depth=st.integers(0, 8),
@@ -143,12 +143,12 @@ def test_depth_without_fear():
     sigma, ntk = deep(xi, normalized=True)
     assert np.all(np.isfinite(sigma)) and np.all(np.isfinite(ntk))
     assert np.all((sigma > 0.999) & (sigma <= 1.0)) and np.all((ntk > 0) & (ntk <= 1.0))
-    assert deep.ntk_at_one == pytest.approx(200_001, rel=1e-12)
+    assert deep.ntk_at_one == pytest.approx(200_001, rel=1e-12, abs=0)
     # repelling duals (phĭ'(1) = 2): the cosine recursion stays in [-1, 1]; K^L(1) = 2^(L+1) - 1 in logs
     table = tabulate_depth("3d_opt", 2000)
     sigma, ntk = table(xi, normalized=True)
     assert np.all(np.isfinite(sigma)) and np.all(np.abs(sigma) <= 1.0) and np.all(np.isfinite(ntk))
-    assert table.log_ntk_at_one == pytest.approx(2001 * math.log(2.0), rel=1e-12)
+    assert table.log_ntk_at_one == pytest.approx(2001 * math.log(2.0), rel=1e-12, abs=0)
     with pytest.raises(OverflowError, match="normalized=True"):
         table(xi)
     # 1-NN regime: the log-kernel of xi^2 at depth 1000 is 2^1000 ln xi
@@ -423,7 +423,7 @@ def test_log_recursion_at_zero_and_for_a_constant_dual():
 
     ls, ss, lk, sk = log_nngp_ntk(np.array([0.0, 0.5]), "hermite_2", 3)
     assert ls[0] == -math.inf and ss[0] == 0.0 and not np.any(np.isnan(np.concatenate([ls, ss, lk, sk])))
-    assert ls[1] == pytest.approx(8 * math.log(0.5), rel=1e-15)
+    assert ls[1] == pytest.approx(8 * math.log(0.5), rel=1e-15, abs=0)
     ls, ss, lk, sk = log_nngp_ntk(np.array([-0.3, 0.2]), polynomial_dual([1.0]), 3)
     assert np.all(ls == 0.0) and np.all(ss == 1.0) and np.all(lk == 0.0) and np.all(sk == 1.0)
 
@@ -502,7 +502,7 @@ def test_overflow_of_the_diagonal_is_an_error_exactly_where_it_overflows():
     """3d_opt (phĭ'(1) = 2): K^L(1) = 2^(L+1) - 1 is a float at L = 1022 and overflows at L = 1023."""
     xi = np.array([0.3, 1.0])
     sigma, ntk = tabulate_depth("3d_opt", 1022)(xi)
-    assert ntk[-1] == pytest.approx(2.0**1023, rel=2e-13)  # exp of ln K(1) ~ 709 (7e-14 absolute)
+    assert ntk[-1] == pytest.approx(2.0**1023, rel=2e-13, abs=0)  # exp of ln K(1) ~ 709 (7e-14 absolute)
     with pytest.raises(OverflowError, match="normalized=True"):
         tabulate_depth("3d_opt", 1023)(xi)
 
@@ -567,6 +567,31 @@ def _log_errors(table, coefficients, depth, theta, dps=60):
         assert out[2][i] == mp.sign(s) and out[5][i] == mp.sign(k), th
         errors.append(max(abs(math.expm1(out[1][i] - ls)), abs(math.expm1(out[4][i] - lk))))
     return np.array(errors)
+
+
+@pytest.mark.slow
+def test_singular_tables_at_depth_2e5_within_an_ulp_of_the_log():
+    """At L = 2e5 the singular maps are e^(-1.4e5) (2d_opt) to e^(-5.5e5) (9d_opt): only their logs exist, and
+    the tables store them less L ln phĭ'(0) (and (L + 1) ln phĭ'(1) for N), so nodes and interpolants keep the
+    O(1) rest's digits.  log|Sigma^L| and log|N^L| within one unit in the last place of 30-digit arithmetic:
+    2d_opt where a stencil is steep (3.3e-5, 6 units before) and 9d_opt next to the zero of phĭ at
+    theta = 1.6427, where the rounding of nodes near -5.5e5 erred 5.1e-9 relative (44 units)."""
+    import mpmath as mp
+
+    from proofs_check.references import ntk_normalized_recursion
+
+    cases = [("2d_opt", (0.0, 0.5, 0, 0, 0, 0, 0, 0.5), [3.3e-5, 0.3]),
+             ("9d_opt", (0.0, 1 / 16, 7 / 8, 1 / 16), [1.6427, 1.6446])]
+    for name, coefficients, angles in cases:
+        theta = np.array(angles)
+        out = tabulate_depth(name, 200_000)._evaluate(theta, np.cos(theta))
+        for i, th in enumerate(angles):
+            s, k = ntk_normalized_recursion(coefficients, th, 200_000, dps=30)
+            with mp.workdps(30):
+                want = [float(mp.log(abs(s))), float(mp.log(abs(k)))]
+            assert out[2][i] == float(mp.sign(s)) and out[5][i] == float(mp.sign(k))
+            for got, w in zip((out[1][i], out[4][i]), want):
+                assert abs(got - w) <= np.spacing(abs(w)), (name, th, (got - w) / np.spacing(abs(w)))
 
 
 def test_9d_opt_at_depth_60_against_mpmath():
@@ -720,29 +745,44 @@ def test_even_polynomial_at_antipodal_is_exact(depth):
 
 
 def test_one_nn_polynomial_near_parallel_against_mpmath():
-    """0.7 xi^2 + 0.3 xi^3 at depth 60 from angles 1e-2 to 0.1: Sigma stays above 1e-20 for more than 16 layers
-    before the closed-form tail, which may start only once every |Sigma| < 1e-20.  log|Sigma^L| and log|N^L|
-    (to about -4e14) within 1e-10 relative of 60-digit arithmetic.  (Closer to parallel the log-domain recursion
-    loses 1 - xi: 5.6e-9 at 1e-4, 2.2e-5 at 1e-6.)"""
+    """0.7 xi^2 + 0.3 xi^3 at depths 12 and 60 from angles 1e-9 to pi - 1e-9: log|Sigma^L| and log|N^L| within
+    1e-12 of 60-digit arithmetic, relative to max(1, |log|).  Next to parallel Sigma stays near 1 for many
+    layers, and each layer must keep the digits of 1 - Sigma (Horner's 0.7 + 0.3 Sigma rounds them away: 7e-5
+    at 1e-6 and depth 60).  Depth 60 also needs the closed-form tail, which starts once every |Sigma| < 1e-20."""
     import mpmath as mp
 
     from kernels.ntk.duals import polynomial_dual
     from proofs_check.references import ntk_normalized_recursion
 
     coefficients = (0.0, 0.0, 0.7, 0.3)
-    table = tabulate_depth(polynomial_dual(coefficients), 60)
-    theta = np.array([1e-2, 3e-2, 0.1])
-    out = table._evaluate(theta, np.cos(theta))
-    for i, th in enumerate(theta):
-        s, k = ntk_normalized_recursion(coefficients, float(th), 60, dps=60)
-        with mp.workdps(60):
-            want_s, want_k = float(mp.log(abs(s))), float(mp.log(abs(k)))
-        assert abs(out[1][i] - want_s) <= 1e-10 * abs(want_s) and abs(out[4][i] - want_k) <= 1e-10 * abs(want_k)
-    # at 1e-4 Sigma is still 0.99 after 16 layers; the recursion's own loss there is 3.3e-9 (measured)
-    log_s = table._evaluate(np.array([1e-4]), np.cos(np.array([1e-4])))[1][0]
-    with mp.workdps(60):
-        want_s = float(mp.log(abs(ntk_normalized_recursion(coefficients, 1e-4, 60, dps=60)[0])))
-    assert abs(log_s - want_s) <= 1e-8 * abs(want_s)
+    theta = np.array([1e-9, 1e-7, 1e-6, 1e-5, 1e-4, 1e-2, 3e-2, 0.1, 1.0, math.pi - 1e-6, math.pi - 1e-9])
+    for depth in (12, 60):
+        out = tabulate_depth(polynomial_dual(coefficients), depth)._evaluate(theta, np.cos(theta))
+        for i, th in enumerate(theta):
+            s, k = ntk_normalized_recursion(coefficients, float(th), depth, dps=60)
+            with mp.workdps(60):
+                want_s, want_k = float(mp.log(abs(s))), float(mp.log(abs(k)))
+            assert abs(out[1][i] - want_s) <= 1e-12 * max(1.0, abs(want_s)), (depth, th)
+            assert abs(out[4][i] - want_k) <= 1e-12 * max(1.0, abs(want_k)), (depth, th)
+
+
+def test_monomial_tables_past_the_float_range_of_k_to_the_L():
+    """hermite_2 at depths where 2^L is near or past the float range: Sigma^L = N^L = cos(theta)^(2^L) is
+    still between 0 and 1 at angles near 1e-152, and log Sigma^L = 2^L ln cos(theta) within 1e-12 relative."""
+    import mpmath as mp
+
+    theta = np.array([1e-170, 1e-160, 1e-153, 1e-152, 1e-151, 1e-40])
+    for depth in (1010, 1020, 1030):
+        table = tabulate_depth("hermite_2", depth)
+        out = table._evaluate(theta, np.cos(theta))
+        log_s, sign, log_n = out[1], out[2], out[4]
+        assert np.array_equal(log_s, log_n) and np.all(sign == 1.0)
+        for th, got in zip(theta, log_s):
+            with mp.workdps(30):  # ln cos t = -t^2/2 - t^4/12 - ..., the rest below 1e-160 relative here
+                want = float(-mp.mpf(2) ** depth * (mp.mpf(th) ** 2 / 2 + mp.mpf(th) ** 4 / 12))
+            assert abs(got - want) <= 1e-12 * abs(want) or (want < -1e308 and got == -math.inf), (depth, th)
+    sigma, ntk = tabulate_depth("hermite_2", 1010).at_angle(np.array([1e-152]), normalized=True)
+    assert sigma[0] == pytest.approx(0.5777509376591, rel=1e-12, abs=0) and ntk[0] == sigma[0]
 
 
 def test_dual_without_a_cogap_form():
