@@ -155,11 +155,13 @@ def _output_posterior(K_ii, K_ti, noise_var, jitter):
     return _OutputPosterior(chol_K, W, chol_C, Q, logdet_from_factor(chol_C))
 
 
-def _output_moments(post: _OutputPosterior, W_star, k_star, Y, noise_var):
+def _output_moments(post: _OutputPosterior, W_star, k_star, Y, noise_var, Q_star=None):
     """Predictive mean and latent variance at points whose whitened cross-covariance is W_star
-    (= L^-1 K_i* / sigma): mean = W_*^T C^-1 W Y, var = k_* - sigma^2 ||W_*||^2 + sigma^2 ||R^-1 W_*||^2."""
+    (= L^-1 K_i* / sigma): mean = W_*^T C^-1 W Y, var = k_* - sigma^2 ||W_*||^2 + sigma^2 ||R^-1 W_*||^2
+    (``Q_star`` = R^-1 W_*, when known: ``post.Q`` at the training points)."""
     xp = array_namespace(W_star)
-    Q_star = solve_triangular(post.chol_C, W_star, lower=True)
+    if Q_star is None:
+        Q_star = solve_triangular(post.chol_C, W_star, lower=True)
     mean = Q_star.T @ (post.Q @ Y)
     var = k_star + noise_var * (xp.sum(Q_star * Q_star, axis=0) - xp.sum(W_star * W_star, axis=0))
     return mean, var
@@ -198,7 +200,7 @@ def _output_elbo(blocks: SparseBlocks, Y2, kernel, noise_var, jitter):
     raw_ii, K_ii, K_ti, k_t = _kernel_blocks(kernel, blocks, jitter)
     post = _output_posterior(K_ii, K_ti, noise_var, jitter)
     M = K_ii.shape[0]
-    mean, var = _output_moments(post, post.W, k_t, Y2, noise_var)
+    mean, var = _output_moments(post, post.W, k_t, Y2, noise_var, Q_star=post.Q)
     R = Y2 - mean
     sum_r2, sum_var = float(xp.sum(R * R)), float(xp.sum(var))
     expected_loglik = -0.5 * P * D * (LOG_2PI + math.log(noise_var)) - (sum_r2 + D * sum_var) / (2 * noise_var)
@@ -219,16 +221,16 @@ def _output_elbo(blocks: SparseBlocks, Y2, kernel, noise_var, jitter):
     K_iibar = -(B.T @ Bbar @ Kinv) - 0.5 * (D * Kinv - Kinv @ (D * A + mu @ mu.T) @ Kinv)
     k_tbar = xp.zeros_like(k_t) - c
     d_log_noise = noise_var * (-P * D / (2 * noise_var) + (sum_r2 + D * sum_var) / (2 * noise_var**2))
-    return expected_loglik - kl_out, raw_ii, (K_iibar, K_tibar, k_tbar), d_log_noise
+    return expected_loglik - kl_out, raw_ii, K_ti, (K_iibar, K_tibar, k_tbar), d_log_noise
 
 
-def _kernel_blocks_vjp(kernel, top: SparseBlocks, raw_top, bars):
-    """dL/d(G_ii, G_ti, g_t) of the layer below and {param: dL/dlog param} from dL/d(K_ii, K_ti, k_t)."""
+def _kernel_blocks_vjp(kernel, top: SparseBlocks, raw_top, K_ti_now, bars):
+    """dL/d(G_ii, G_ti, g_t) of the layer below and {param: dL/dlog param} from dL/d(K_ii, K_ti, k_t);
+    ``raw_top`` and ``K_ti_now`` are the kernel's K(G_ii) and K_ti of the forward pass."""
     xp = array_namespace(top.G_ii)
     K_iibar, K_tibar, k_tbar = bars
     Gii_bar, hyper_full = kernel.vjp(top.G_ii, K_iibar, raw_top)
     d_i = xp.linalg.diagonal(top.G_ii)
-    K_ti_now = kernel.cross(top.G_ti, top.g_t, d_i)
     Gti_bar, gt_bar, di_bar, hyper_cross = kernel.cross_vjp(top.G_ti, top.g_t, d_i, K_ti_now, K_tibar)
     gt_bar2, hyper_diag = kernel.diag_vjp(top.g_t, k_tbar)
     hyper = {n: hyper_full[n] + hyper_cross[n] + hyper_diag[n] for n in hyper_full}
@@ -239,9 +241,10 @@ def _kernel_blocks_vjp(kernel, top: SparseBlocks, raw_top, bars):
 def _conditional_vjp(entry, G_ii, nu_l, Gii_bar, Gti_bar, gt_bar):
     """dL/dG_ii (KL included) and dL/d(K_ii, K_ti, k_t) through G_ti = B G_ii, g_t = diag(B G_ii B^T) + k_t - diag(B K_it)."""
     Bl, Kinv_l = entry["B"], entry["Kinv"]
-    Gii_bar = Gii_bar + Bl.T @ (gt_bar[:, None] * Bl) + Bl.T @ Gti_bar
+    gt_B = gt_bar[:, None] * Bl
+    Gii_bar = Gii_bar + Bl.T @ (gt_B + Gti_bar)  # four P x M x M products in all (G_ii is symmetric)
     Gii_bar = Gii_bar - (0.5 * nu_l) * (Kinv_l - entry["Ginv"])
-    Bbar_l = Gti_bar @ G_ii.T + gt_bar[:, None] * (Bl @ (G_ii + G_ii.T)) - gt_bar[:, None] * entry["K_ti"]
+    Bbar_l = (Gti_bar + 2.0 * gt_B) @ ((G_ii + G_ii.T) / 2) - gt_bar[:, None] * entry["K_ti"]
     K_tibar = Bbar_l @ Kinv_l - gt_bar[:, None] * Bl
     K_iibar = -(Bl.T @ Bbar_l @ Kinv_l) - (0.5 * nu_l) * (Kinv_l - Kinv_l @ G_ii @ Kinv_l)
     return Gii_bar, (K_iibar, K_tibar, gt_bar)
@@ -264,11 +267,11 @@ def sparse_objective_and_grad(
     if len(kernels) != L + 1:
         raise ValueError(f"need len(kernels) = len(nu) + 1, got {len(kernels)} and {len(nu)}")
     cache, top, kl_total = _forward_layers(blocks0, kernels, nu, grams_ii, jitter, factors, with_kl)
-    elbo, raw_top, bars, d_log_noise = _output_elbo(top, Y2, kernels[L], noise_var, jitter)
+    elbo, raw_top, K_ti_top, bars, d_log_noise = _output_elbo(top, Y2, kernels[L], noise_var, jitter)
     kernel_grads, gram_grads = [None] * (L + 1), [None] * L
     for l in range(L, -1, -1):
         # kernel l produced the blocks (K_ii, K_ti, k_t) from the blocks of layer l ("top")
-        Gii_bar, Gti_bar, gt_bar, kernel_grads[l] = _kernel_blocks_vjp(kernels[l], top, raw_top, bars)
+        Gii_bar, Gti_bar, gt_bar, kernel_grads[l] = _kernel_blocks_vjp(kernels[l], top, raw_top, K_ti_top, bars)
         if l == 0:
             break
         entry = cache[l - 1]
@@ -277,7 +280,7 @@ def sparse_objective_and_grad(
         else:
             gram_grads[l - 1], bars = _conditional_vjp(entry, top.G_ii, nu[l - 1] if with_kl else 0.0, Gii_bar,
                                                        Gti_bar, gt_bar)
-        top, raw_top = entry["blocks_prev"], entry["raw_ii"]
+        top, raw_top, K_ti_top = entry["blocks_prev"], entry["raw_ii"], entry["K_ti"]
     return elbo - kl_total, DKMGradient(grams=gram_grads, kernels=kernel_grads, log_noise_var=d_log_noise)
 
 
@@ -337,19 +340,18 @@ def _whitened_sparse_forward(blocks0: SparseBlocks, W, kernels, jitter):
     """Inducing Grams G_ii^l = A_l U_l U_l^T A_l^T (A_l = chol K_ii^l, U_l = I + W_l) and the chain the
     gradient needs."""
     xp = array_namespace(blocks0.G_ii)
-    grams, factors, chain, blocks = [], [], [], blocks0
-    for l, W_l in enumerate(W):
-        raw_ii, K_ii, K_ti, k_t = _kernel_blocks(kernels[l], blocks, jitter)
+    grams, factors, chain, G_prev = [], [], [], blocks0.G_ii
+    for l, W_l in enumerate(W):  # G_ii^l depends on the inducing blocks only: no P x M work here
+        raw_ii = kernels[l](G_prev)
+        K_ii = raw_ii + jitter * _eye(xp, raw_ii.shape[0], raw_ii.dtype)
         if W_l is None:
             A, F, G_ii = None, None, K_ii
-            blocks = SparseBlocks(K_ii, K_ti, k_t)
         else:
             A = cholesky(K_ii, f"K_ii of layer {l + 1}", jitter)
             F = A + A @ W_l
             G_ii = F @ F.T
-            cond = _conditional(xp, K_ii, K_ti, k_t, G_ii, factor=F, name=f"K_ii of layer {l + 1}", jitter=jitter)
-            blocks = SparseBlocks(G_ii, cond.G_ti, cond.g_t)
-        chain.append((grams[-1] if grams else blocks0.G_ii, raw_ii, A, F))
+        chain.append((G_prev, raw_ii, A, F))
+        G_prev = G_ii
         grams.append(G_ii)
         factors.append(F)
     return grams, factors, chain
