@@ -32,12 +32,15 @@ from 1e-9 to pi - 1e-12, relative error of Sigma^L and K^L / K^L(1): ReLU <= 1.0
 8.2e-12 (1e5), 1.1e-11 (2e5), Sigma^L <= 2.2e-16; erf (L = 60) <= 4.7e-13, sine_2.676 (40) 2.9e-12, 3d_opt (60)
 1.3e-12, 5d_opt (60, its double root at -1 included: values to 1e-85 next to antipodal) 3.3e-12, 9d_opt (20, 60,
 200) 2.9e-12, 2d_opt (30) 2.1e-12, hermite_2 (12) 3.5e-13, ReLU (300) 9.5e-14 (the uniform grid alone: 9d_opt
-4.2e-9 at theta = 3.5e-9, 2d_opt 1.4e-10).  Values below the float range are returned as logs, whose own
-rounding is eps |ln f|: at L = 2e5 in the singular regime |ln f| reaches 1.4e5 (2d_opt, 3d_opt) to 5.5e5 (9d_opt),
-where one unit in the last place of the log is 2.9e-11 to 1.2e-10 relative; measured there: erf 4.4e-11, 3d_opt and
-5d_opt 5.8e-11, 9d_opt and sine_2.676 1.2e-10, 2d_opt 1.75e-10, and 9d_opt 5.1e-9 next to the zero of Sigma^L at
-theta = 1.6446 (the nodes' rounding, relative to a value that vanishes nearby).  Angles are read with math.pi
-standing for pi.
+4.2e-9 at theta = 3.5e-9, 2d_opt 1.4e-10); the 1-NN polynomial 0.7 xi^2 + 0.3 xi^3 (L = 12, 60) within 2.9e-14
+of the log from 1e-9 to pi - 1e-9 (each layer keeps the digits of 1 - Sigma), hermite_2 past 2^1024 (L = 1010 to
+1030) within 1e-12 of the log.  Values below the float range are returned as logs.  In the singular regime with
+|L ln phĭ'(0)| > 1000 the table stores them less L ln phĭ'(0) (and (L + 1) ln phĭ'(1) for N), both as pairs of
+floats, so nodes and interpolants keep the digits of the O(1) rest: at L = 2e5, where |ln f| reaches 1.4e5
+(2d_opt, 3d_opt) to 5.5e5 (9d_opt), the logs are within one unit in the last place of 30-digit arithmetic
+(2d_opt, 3d_opt, 5d_opt, 9d_opt, next to the zero of phĭ of 9d_opt at theta = 1.6427 too), two (sine_2.676) and
+ten (erf: the float phĭ'(0) is the limit there); relative 5.8e-11 (2d_opt, 3d_opt, 5d_opt, sine_2.676), 4.4e-11
+(erf) and 1.16e-10 (9d_opt, one unit of a log of 5.5e5).  Angles are read with math.pi standing for pi.
 """
 
 from __future__ import annotations

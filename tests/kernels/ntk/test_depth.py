@@ -112,6 +112,37 @@ def test_table_endpoints_exact():
         assert_close(got[1], want[1], rtol=1e-13, atol=1e-300)
 
 
+def test_singular_log_offsets_are_double_doubles_from_depth_ln_c_of_1000():
+    """The offsets L ln phĭ'(0) and L ln phĭ'(0) - (L + 1) ln phĭ'(1) start where |L ln phĭ'(0)| reaches 1000
+    (2d_opt, phĭ'(0) = 1/2: L = 1443), as hi + lo within 1e-30 relative of 40-digit arithmetic; none for
+    a majority-vote dual."""
+    import mpmath as mp
+
+    from kernels.ntk.depth import _log_offsets
+    from kernels.ntk.duals import get_dual
+
+    d = get_dual("2d_opt")
+    assert _log_offsets(d, 1442) == ((0.0, 0.0), (0.0, 0.0))
+    (hs, ls_), (hn, ln_) = _log_offsets(d, 1443)
+    with mp.workdps(40):
+        want_s = 1443 * mp.log(mp.mpf(d.slope_at_zero))
+        want_n = want_s - 1444 * mp.log(mp.mpf(d.slope_at_one))
+        assert abs(mp.mpf(hs) + ls_ - want_s) <= 1e-30 * abs(want_s) and hs == float(want_s)
+        assert abs(mp.mpf(hn) + ln_ - want_n) <= 1e-30 * abs(want_n) and hn == float(want_n)
+    assert _log_offsets(get_dual("relu"), 10**6) == ((0.0, 0.0), (0.0, 0.0))
+
+
+@pytest.mark.parametrize("name, depth", [("erf", 200_000), ("sine_2.676", 50_000), ("3d_opt", 200_000)])
+def test_deep_odd_singular_tables_keep_their_ends_exactly(name, depth):
+    """Odd duals keep +-1: Sigma^L(+-1) = N^L(+-1) = +-1 and log 0 exactly, also where the table stores its
+    logs less L ln phĭ'(0) ~ -1e5 (the offset's low part must cancel, not double)."""
+    table = tabulate_depth(name, depth)
+    sigma, ntk = table.at_angle(np.array([0.0, math.pi]), normalized=True)
+    assert sigma.tolist() == [1.0, -1.0] and ntk.tolist() == [1.0, -1.0]
+    log_s, sign_s, log_n, sign_n = table.log(np.array([1.0, -1.0]))
+    assert log_s.tolist() == [0.0, 0.0] and log_n.tolist() == [0.0, 0.0] and sign_s.tolist() == [1.0, -1.0]
+
+
 @pytest.mark.parametrize("name", ["relu", "3d_opt", "hermite_2"])
 def test_table_on_backends(xp, name):
     xi = np.linspace(-1, 1, 33)
