@@ -104,7 +104,7 @@ def _conditional(xp, K_ii, K_ti, k_t, G_ii, *, factor=None, name="K_ii", jitter=
     H = solve_triangular(A, F, lower=True)
     CtH = C.T @ H
     G_ti = CtH @ F.T
-    g_t = k_t - xp.sum(C * C, axis=0) + xp.sum(CtH * CtH, axis=1)
+    g_t = k_t - xp.vecdot(C, C, axis=-2) + xp.vecdot(CtH, CtH, axis=-1)
     return _Conditional(A, F, C, H, G_ti, g_t)
 
 
@@ -163,7 +163,7 @@ def _output_moments(post: _OutputPosterior, W_star, k_star, Y, noise_var, Q_star
     if Q_star is None:
         Q_star = solve_triangular(post.chol_C, W_star, lower=True)
     mean = Q_star.T @ (post.Q @ Y)
-    var = k_star + noise_var * (xp.sum(Q_star * Q_star, axis=0) - xp.sum(W_star * W_star, axis=0))
+    var = k_star + noise_var * (xp.vecdot(Q_star, Q_star, axis=-2) - xp.vecdot(W_star, W_star, axis=-2))
     return mean, var
 
 
@@ -214,10 +214,14 @@ def _output_elbo(blocks: SparseBlocks, Y2, kernel, noise_var, jitter):
     mu = post.chol_K @ CinvWY / sigma
     A = post.chol_K @ Cinv @ post.chol_K.T
     A = (A + A.T) / 2
-    B = post.W.T @ Linv * sigma  # K_ti K_ii^-1
+    B = post.W.T @ (Linv * sigma)  # K_ti K_ii^-1
     c = D / (2 * noise_var)
-    Bbar = (R @ mu.T) / noise_var - c * (2.0 * (B @ A) - K_ti)
-    K_tibar = Bbar @ Kinv + c * B
+    # Bbar = R mu^T / sigma^2 - c (2 B A - K_ti), updated in place: every P x M temporary costs a pass
+    Bbar = R @ (mu.T / noise_var)
+    Bbar -= B @ ((2.0 * c) * A)
+    Bbar += c * K_ti
+    K_tibar = Bbar @ Kinv
+    K_tibar += c * B
     K_iibar = -(B.T @ Bbar @ Kinv) - 0.5 * (D * Kinv - Kinv @ (D * A + mu @ mu.T) @ Kinv)
     k_tbar = xp.zeros_like(k_t) - c
     d_log_noise = noise_var * (-P * D / (2 * noise_var) + (sum_r2 + D * sum_var) / (2 * noise_var**2))
@@ -242,10 +246,14 @@ def _conditional_vjp(entry, G_ii, nu_l, Gii_bar, Gti_bar, gt_bar):
     """dL/dG_ii (KL included) and dL/d(K_ii, K_ti, k_t) through G_ti = B G_ii, g_t = diag(B G_ii B^T) + k_t - diag(B K_it)."""
     Bl, Kinv_l = entry["B"], entry["Kinv"]
     gt_B = gt_bar[:, None] * Bl
-    Gii_bar = Gii_bar + Bl.T @ (gt_B + Gti_bar)  # four P x M x M products in all (G_ii is symmetric)
+    pulled = gt_B + Gti_bar
+    Gii_bar = Gii_bar + Bl.T @ pulled  # four P x M x M products in all (G_ii is symmetric)
     Gii_bar = Gii_bar - (0.5 * nu_l) * (Kinv_l - entry["Ginv"])
-    Bbar_l = (Gti_bar + 2.0 * gt_B) @ ((G_ii + G_ii.T) / 2) - gt_bar[:, None] * entry["K_ti"]
-    K_tibar = Bbar_l @ Kinv_l - gt_bar[:, None] * Bl
+    pulled += gt_B  # Gti_bar + 2 gt_B, in place: every P x M temporary costs a pass over memory
+    Bbar_l = pulled @ ((G_ii + G_ii.T) / 2)
+    Bbar_l -= gt_bar[:, None] * entry["K_ti"]
+    K_tibar = Bbar_l @ Kinv_l
+    K_tibar -= gt_B
     K_iibar = -(Bl.T @ Bbar_l @ Kinv_l) - (0.5 * nu_l) * (Kinv_l - Kinv_l @ G_ii @ Kinv_l)
     return Gii_bar, (K_iibar, K_tibar, gt_bar)
 
