@@ -64,8 +64,9 @@ class GramKernel:
         """K entries from C (any shape), a (rows, shape[0]) and b (columns, shape[1])."""
         raise NotImplementedError
 
-    def entries_vjp(self, C, a, b, K, Kbar):
-        """(dF/dC, dF/da, dF/db, {param: dF/dlog param}) given Kbar = dF/dK."""
+    def entries_vjp(self, C, a, b, K, Kbar, *, hyper: bool = True):
+        """(dF/dC, dF/da, dF/db, {param: dF/dlog param}) given Kbar = dF/dK; ``hyper=False`` leaves the
+        parameter gradients at 0 (each costs passes over a P x M block)."""
         raise NotImplementedError
 
     def diag(self, d):
@@ -87,11 +88,14 @@ class GramKernel:
         """Cross block K(C) with row variances ``a`` and column variances ``b``."""
         return self.entries(C, a[:, None], b[None, :])
 
-    def cross_vjp(self, C, a, b, K, Kbar):
+    def cross_vjp(self, C, a, b, K, Kbar, *, hyper: bool = True):
         """(dF/dC, dF/da, dF/db, hyper) for :meth:`cross`; da, db are vectors."""
         xp = array_namespace(C)
-        dC, da, db, hyper = self.entries_vjp(C, a[:, None], b[None, :], K, Kbar)
-        return dC, xp.sum(da, axis=1), xp.sum(db, axis=0), hyper
+        dC, da, db, grads = self.entries_vjp(C, a[:, None], b[None, :], K, Kbar, hyper=hyper)
+        return dC, xp.sum(da, axis=1), xp.sum(db, axis=0), grads
+
+    def _no_hyper(self) -> dict:
+        return dict.fromkeys(self.learnable, 0.0)
 
     def __call__(self, G):
         """K(G) for a square Gram matrix G (P x P)."""
@@ -131,12 +135,14 @@ class SquaredExponential(GramKernel):
         sq_dist = a + b - 2.0 * C
         return self.variance * xp.exp(sq_dist * (-0.5 / self.lengthscale**2))
 
-    def entries_vjp(self, C, a, b, K, Kbar):
+    def entries_vjp(self, C, a, b, K, Kbar, *, hyper: bool = True):
         xp = array_namespace(C)
         inv_l2 = 1.0 / self.lengthscale**2
         W = Kbar * K
         dC = W * inv_l2
         dab = W * (-0.5 * inv_l2)
+        if not hyper:
+            return dC, dab, dab, self._no_hyper()
         sq_dist = a + b - 2.0 * C
         hyper = {"lengthscale": _sum(xp, W * sq_dist) * inv_l2, "variance": _sum(xp, W)}
         return dC, dab, dab, hyper
@@ -177,7 +183,7 @@ class ArcCos(GramKernel):
     def entries(self, C, a, b):
         return self.W_std**2 * self._base(C, a, b)[0] + self.b_std**2
 
-    def entries_vjp(self, C, a, b, K, Kbar):
+    def entries_vjp(self, C, a, b, K, Kbar, *, hyper: bool = True):
         xp = array_namespace(C)
         S = a * b
         root = xp.sqrt(xp.maximum(S - C * C, 0.0))  # sqrt(a b) sin(theta), as in kernels.numerics.angle
@@ -186,6 +192,8 @@ class ArcCos(GramKernel):
         dC = W * arccos_j0(theta, xp)
         # dK/dS with S = a b equals W_std^2 sin(theta) / (2 pi sqrt(S)) = W_std^2 root / (2 pi S); dS/da = b.
         T = W * root / (2.0 * math.pi * xp.where(S > 0, S, xp.ones_like(S)))
+        if not hyper:
+            return dC, T * b, T * a, self._no_hyper()
         base = (K - self.b_std**2) / self.W_std**2  # K_1 = sqrt(a b) J_1(theta), from the forward pass
         return dC, T * b, T * a, {"W_std": 2.0 * _sum(xp, W * base)}
 
@@ -212,7 +220,7 @@ class NormalisedGaussian(GramKernel):
         s = xp.sqrt(a * b)
         return self.variance * s * xp.exp(C / s - 1.0)
 
-    def entries_vjp(self, C, a, b, K, Kbar):
+    def entries_vjp(self, C, a, b, K, Kbar, *, hyper: bool = True):
         xp = array_namespace(C)
         s = xp.sqrt(a * b)
         c = C / s
@@ -220,8 +228,7 @@ class NormalisedGaussian(GramKernel):
         W = Kbar * e
         # dK/dS = v e^(c-1) (1 - c) / (2 sqrt(S)), S = a b.
         T = W * (1.0 - c) / (2.0 * s)
-        hyper = {"variance": _sum(xp, Kbar * K)}
-        return W, T * b, T * a, hyper
+        return W, T * b, T * a, {"variance": _sum(xp, Kbar * K)} if hyper else self._no_hyper()
 
     def diag(self, d):
         return self.variance * d
@@ -244,10 +251,10 @@ class Linear(GramKernel):
     def entries(self, C, a, b):
         return self.W_std**2 * C
 
-    def entries_vjp(self, C, a, b, K, Kbar):
+    def entries_vjp(self, C, a, b, K, Kbar, *, hyper: bool = True):
         xp = array_namespace(C)
         zero = xp.zeros_like(C)
-        return self.W_std**2 * Kbar, zero, zero, {"W_std": 2.0 * _sum(xp, Kbar * K)}
+        return self.W_std**2 * Kbar, zero, zero, {"W_std": 2.0 * _sum(xp, Kbar * K)} if hyper else self._no_hyper()
 
     def diag(self, d):
         return self.W_std**2 * d

@@ -228,16 +228,18 @@ def _output_elbo(blocks: SparseBlocks, Y2, kernel, noise_var, jitter):
     return expected_loglik - kl_out, raw_ii, K_ti, (K_iibar, K_tibar, k_tbar), d_log_noise
 
 
-def _kernel_blocks_vjp(kernel, top: SparseBlocks, raw_top, K_ti_now, bars):
-    """dL/d(G_ii, G_ti, g_t) of the layer below and {param: dL/dlog param} from dL/d(K_ii, K_ti, k_t);
-    ``raw_top`` and ``K_ti_now`` are the kernel's K(G_ii) and K_ti of the forward pass."""
+def _kernel_blocks_vjp(kernel, top: SparseBlocks, raw_top, K_ti_now, bars, kernel_grad=True):
+    """dL/d(G_ii, G_ti, g_t) of the layer below and {param: dL/dlog param} (0 unless ``kernel_grad``) from
+    dL/d(K_ii, K_ti, k_t); ``raw_top`` and ``K_ti_now`` are the kernel's K(G_ii) and K_ti of the forward pass."""
     xp = array_namespace(top.G_ii)
     K_iibar, K_tibar, k_tbar = bars
     Gii_bar, hyper_full = kernel.vjp(top.G_ii, K_iibar, raw_top)
     d_i = xp.linalg.diagonal(top.G_ii)
-    Gti_bar, gt_bar, di_bar, hyper_cross = kernel.cross_vjp(top.G_ti, top.g_t, d_i, K_ti_now, K_tibar)
+    Gti_bar, gt_bar, di_bar, hyper_cross = kernel.cross_vjp(top.G_ti, top.g_t, d_i, K_ti_now, K_tibar,
+                                                             hyper=kernel_grad)
     gt_bar2, hyper_diag = kernel.diag_vjp(top.g_t, k_tbar)
-    hyper = {n: hyper_full[n] + hyper_cross[n] + hyper_diag[n] for n in hyper_full}
+    hyper = ({n: hyper_full[n] + hyper_cross[n] + hyper_diag[n] for n in hyper_full} if kernel_grad
+             else dict.fromkeys(kernel.learnable, 0.0))
     Gii_bar = Gii_bar + _eye(xp, di_bar.shape[0], di_bar.dtype) * di_bar[None, :]
     return Gii_bar, Gti_bar, gt_bar + gt_bar2, hyper
 
@@ -260,7 +262,7 @@ def _conditional_vjp(entry, G_ii, nu_l, Gii_bar, Gti_bar, gt_bar):
 
 def sparse_objective_and_grad(
     blocks0: SparseBlocks, Y, kernels, nu, grams_ii, noise_var: float, jitter: float = 1e-6, factors=None, *,
-    with_kl: bool = True,
+    with_kl: bool = True, kernel_grad: bool = True,
 ):
     """(value, :class:`DKMGradient`) of the sparse DKM objective; gradients w.r.t. the inducing Grams.
 
@@ -268,7 +270,8 @@ def sparse_objective_and_grad(
     explicit inverses of K_ii, which is accurate enough for them and keeps the formulas short.
     ``factors[l]`` (optional) is a lower Cholesky factor of ``grams_ii[l]``.  ``with_kl=False`` leaves
     out the KL terms (value and gradient): the output bound alone, for the whitened solver, which
-    adds the KL terms in its own coordinates.
+    adds the KL terms in its own coordinates.  ``kernel_grad=False`` leaves the kernel-parameter gradients
+    at 0 and skips the pullback into the input blocks (data), which only they need.
     """
     Y2 = Y if Y.ndim == 2 else Y[:, None]
     L = len(nu)
@@ -278,8 +281,12 @@ def sparse_objective_and_grad(
     elbo, raw_top, K_ti_top, bars, d_log_noise = _output_elbo(top, Y2, kernels[L], noise_var, jitter)
     kernel_grads, gram_grads = [None] * (L + 1), [None] * L
     for l in range(L, -1, -1):
+        if l == 0 and not kernel_grad:
+            kernel_grads[0] = dict.fromkeys(kernels[0].learnable, 0.0)
+            break
         # kernel l produced the blocks (K_ii, K_ti, k_t) from the blocks of layer l ("top")
-        Gii_bar, Gti_bar, gt_bar, kernel_grads[l] = _kernel_blocks_vjp(kernels[l], top, raw_top, K_ti_top, bars)
+        Gii_bar, Gti_bar, gt_bar, kernel_grads[l] = _kernel_blocks_vjp(kernels[l], top, raw_top, K_ti_top, bars,
+                                                                       kernel_grad)
         if l == 0:
             break
         entry = cache[l - 1]
@@ -403,6 +410,7 @@ def sparse_whitened_objective_and_grad(blocks0: SparseBlocks, W, Y, kernels, nu,
 
     The output bound and its gradient come from :func:`sparse_objective_and_grad` without the KL
     terms; the KL terms are added in W (:func:`kernels.dkm.whitened.whitened_kl`), exact for any nu.
+    The kernels' parameter gradients are formed only with ``kernel_grad`` (0 otherwise).
     """
     from kernels.dkm.whitened import WhitenedGradient, whitened_kl, whitened_kl_grad
 
@@ -411,13 +419,14 @@ def sparse_whitened_objective_and_grad(blocks0: SparseBlocks, W, Y, kernels, nu,
     grams, factors, chain = _whitened_sparse_forward(blocks0, W, kernels, jitter)
     value, grad = sparse_objective_and_grad(blocks0, Y2, kernels, nu, [g if u is not None else None
                                                                        for g, u in zip(grams, W)],
-                                            noise_var, jitter, factors, with_kl=False)
+                                            noise_var, jitter, factors, with_kl=False, kernel_grad=kernel_grad)
     dU, extra = _whitened_sparse_pullback(U, kernels, chain, grad, kernel_grad)
     for l, W_l in enumerate(W):
         if W_l is not None:
             value -= nu[l] * whitened_kl(W_l)
             dU[l] = dU[l] - nu[l] * whitened_kl_grad(W_l)
-    hyper = [{n: g[n] + e[n] for n in k.learnable} for k, g, e in zip(kernels, grad.kernels, extra)]
+    hyper = [{n: (g[n] + e[n]) if kernel_grad else 0.0 for n in k.learnable}
+             for k, g, e in zip(kernels, grad.kernels, extra)]
     return value, WhitenedGradient(U=dU, kernels=hyper, log_noise_var=grad.log_noise_var)
 
 

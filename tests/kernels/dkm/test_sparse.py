@@ -82,6 +82,25 @@ def test_sparse_whitened_gradient_by_finite_differences(nu, rng):
     assert_gradient_matches_differences(f, U, kernels, grad, rng)
 
 
+@pytest.mark.parametrize("nu", [[1.0, 2.0], [math.inf, 2.0]], ids=str)
+def test_sparse_whitened_without_kernel_gradients_keeps_the_rest(nu, rng):
+    """kernel_grad=False (fixed kernels) skips the kernels' parameter gradients and the pullback into the data
+    blocks: the value and the gradients in U and the noise are the same to rounding, every kernel gradient 0."""
+    X, Y = data(rng, P=20, D=2)
+    blocks = input_blocks(X[:7] + 0.05, X)
+    kernels = [NormalisedGaussian(1.3), ArcCos(1.1, 0.2), SquaredExponential(1.2)]
+    U = [None if math.isinf(v) else np.tril(0.1 * rng.normal(size=(7, 7))) for v in nu]
+    value, full = sparse_whitened_objective_and_grad(blocks, U, Y, kernels, nu, 0.2, kernel_grad=True)
+    value_fixed, fixed = sparse_whitened_objective_and_grad(blocks, U, Y, kernels, nu, 0.2, kernel_grad=False)
+    assert value_fixed == value
+    for g_full, g_fixed in zip(full.U, fixed.U):
+        assert (g_full is None) == (g_fixed is None)
+        if g_full is not None:
+            assert_close(g_fixed, g_full, rtol=1e-13, atol=1e-15)
+    assert fixed.log_noise_var == pytest.approx(full.log_noise_var, rel=1e-13, abs=0)
+    assert all(v == 0.0 for k in fixed.kernels for v in k.values()) and any(v != 0.0 for v in full.kernels[0].values())
+
+
 def test_sparse_with_all_points_equals_full(rng):
     X, Y = data(rng)
     kernels = [SquaredExponential()] * 3
