@@ -94,7 +94,8 @@ class GramKernel:
         dC, da, db, grads = self.entries_vjp(C, a[:, None], b[None, :], K, Kbar, hyper=hyper)
         return dC, xp.sum(da, axis=1), xp.sum(db, axis=0), grads
 
-    def _no_hyper(self) -> dict:
+    def zero_hyper(self) -> dict:
+        """{param: 0.0}: the parameter gradients where they are not formed."""
         return dict.fromkeys(self.learnable, 0.0)
 
     def __call__(self, G):
@@ -142,7 +143,7 @@ class SquaredExponential(GramKernel):
         dC = W * inv_l2
         dab = W * (-0.5 * inv_l2)
         if not hyper:
-            return dC, dab, dab, self._no_hyper()
+            return dC, dab, dab, self.zero_hyper()
         sq_dist = a + b - 2.0 * C
         hyper = {"lengthscale": _sum(xp, W * sq_dist) * inv_l2, "variance": _sum(xp, W)}
         return dC, dab, dab, hyper
@@ -193,7 +194,7 @@ class ArcCos(GramKernel):
         # dK/dS with S = a b equals W_std^2 sin(theta) / (2 pi sqrt(S)) = W_std^2 root / (2 pi S); dS/da = b.
         T = W * root / (2.0 * math.pi * xp.where(S > 0, S, xp.ones_like(S)))
         if not hyper:
-            return dC, T * b, T * a, self._no_hyper()
+            return dC, T * b, T * a, self.zero_hyper()
         base = (K - self.b_std**2) / self.W_std**2  # K_1 = sqrt(a b) J_1(theta), from the forward pass
         return dC, T * b, T * a, {"W_std": 2.0 * _sum(xp, W * base)}
 
@@ -228,7 +229,7 @@ class NormalisedGaussian(GramKernel):
         W = Kbar * e
         # dK/dS = v e^(c-1) (1 - c) / (2 sqrt(S)), S = a b.
         T = W * (1.0 - c) / (2.0 * s)
-        return W, T * b, T * a, {"variance": _sum(xp, Kbar * K)} if hyper else self._no_hyper()
+        return W, T * b, T * a, {"variance": _sum(xp, Kbar * K)} if hyper else self.zero_hyper()
 
     def diag(self, d):
         return self.variance * d
@@ -254,7 +255,7 @@ class Linear(GramKernel):
     def entries_vjp(self, C, a, b, K, Kbar, *, hyper: bool = True):
         xp = array_namespace(C)
         zero = xp.zeros_like(C)
-        return self.W_std**2 * Kbar, zero, zero, {"W_std": 2.0 * _sum(xp, Kbar * K)} if hyper else self._no_hyper()
+        return self.W_std**2 * Kbar, zero, zero, {"W_std": 2.0 * _sum(xp, Kbar * K)} if hyper else self.zero_hyper()
 
     def diag(self, d):
         return self.W_std**2 * d

@@ -239,7 +239,7 @@ def _kernel_blocks_vjp(kernel, top: SparseBlocks, raw_top, K_ti_now, bars, kerne
                                                              hyper=kernel_grad)
     gt_bar2, hyper_diag = kernel.diag_vjp(top.g_t, k_tbar)
     hyper = ({n: hyper_full[n] + hyper_cross[n] + hyper_diag[n] for n in hyper_full} if kernel_grad
-             else dict.fromkeys(kernel.learnable, 0.0))
+             else kernel.zero_hyper())
     Gii_bar = Gii_bar + _eye(xp, di_bar.shape[0], di_bar.dtype) * di_bar[None, :]
     return Gii_bar, Gti_bar, gt_bar + gt_bar2, hyper
 
@@ -282,7 +282,7 @@ def sparse_objective_and_grad(
     kernel_grads, gram_grads = [None] * (L + 1), [None] * L
     for l in range(L, -1, -1):
         if l == 0 and not kernel_grad:
-            kernel_grads[0] = dict.fromkeys(kernels[0].learnable, 0.0)
+            kernel_grads[0] = kernels[0].zero_hyper()
             break
         # kernel l produced the blocks (K_ii, K_ti, k_t) from the blocks of layer l ("top")
         Gii_bar, Gti_bar, gt_bar, kernel_grads[l] = _kernel_blocks_vjp(kernels[l], top, raw_top, K_ti_top, bars,
