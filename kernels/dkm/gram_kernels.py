@@ -104,15 +104,15 @@ class GramKernel:
         d = _diagonal(xp, G)
         return self.cross(G, d, d)
 
-    def vjp(self, G, Kbar, K=None):
-        """dF/dG (P x P) and {param: dF/dlog param} for F(K(G)) given Kbar = dF/dK."""
+    def vjp(self, G, Kbar, K=None, *, hyper: bool = True):
+        """dF/dG (P x P) and {param: dF/dlog param} (0 unless ``hyper``) for F(K(G)) given Kbar = dF/dK."""
         xp = array_namespace(G)
         d = _diagonal(xp, G)
         if K is None:
             K = self.cross(G, d, d)
-        dC, da, db, hyper = self.cross_vjp(G, d, d, K, Kbar)
+        dC, da, db, grads = self.cross_vjp(G, d, d, K, Kbar, hyper=hyper)
         eye = xp.eye(G.shape[0], dtype=G.dtype)
-        return dC + eye * (da + db)[None, :], hyper
+        return dC + eye * (da + db)[None, :], grads
 
 
 def _sum(xp, A):

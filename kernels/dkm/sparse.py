@@ -410,7 +410,7 @@ def sparse_whitened_objective_and_grad(blocks0: SparseBlocks, W, Y, kernels, nu,
 
     The output bound and its gradient come from :func:`sparse_objective_and_grad` without the KL
     terms; the KL terms are added in W (:func:`kernels.dkm.whitened.whitened_kl`), exact for any nu.
-    The kernels' parameter gradients are formed only with ``kernel_grad`` (0 otherwise).
+    The kernels' parameter gradients are formed only with ``kernel_grad`` (empty dicts otherwise).
     """
     from kernels.dkm.whitened import WhitenedGradient, whitened_kl, whitened_kl_grad
 
@@ -425,8 +425,8 @@ def sparse_whitened_objective_and_grad(blocks0: SparseBlocks, W, Y, kernels, nu,
         if W_l is not None:
             value -= nu[l] * whitened_kl(W_l)
             dU[l] = dU[l] - nu[l] * whitened_kl_grad(W_l)
-    hyper = [{n: (g[n] + e[n]) if kernel_grad else 0.0 for n in k.learnable}
-             for k, g, e in zip(kernels, grad.kernels, extra)]
+    hyper = ([{n: g[n] + e[n] for n in k.learnable} for k, g, e in zip(kernels, grad.kernels, extra)]
+             if kernel_grad else [{} for _ in kernels])  # as the full model: none formed
     return value, WhitenedGradient(U=dU, kernels=hyper, log_noise_var=grad.log_noise_var)
 
 

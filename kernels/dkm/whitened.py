@@ -159,7 +159,7 @@ def _backward_layers(layers, Gbar, kernels, nu, kernel_grad):
             if l == lowest and not kernel_grad:
                 break
             Kbar = cholesky_vjp(layer.A, xp.tril(Fbar + triangular_matmul(layer.W, Fbar, trans=True, right=True)))
-        Gbar, hyper[l] = kernels[l].vjp(layer.G_prev, Kbar, layer.raw)
+        Gbar, hyper[l] = kernels[l].vjp(layer.G_prev, Kbar, layer.raw, hyper=kernel_grad)
     return dU, hyper
 
 
@@ -194,7 +194,7 @@ def whitened_objective_and_grad(G0, W, Y, kernels, nu, noise_var: float, jitter:
             value -= nu[l] * whitened_kl(layer.W)
     xp = array_namespace(Kbar)
     d_log_noise = noise_var * float(xp.sum(xp.linalg.diagonal(Kbar)))
-    Gbar, top_hyper = kernels[-1].vjp(G_top, Kbar, raw)
+    Gbar, top_hyper = kernels[-1].vjp(G_top, Kbar, raw, hyper=kernel_grad)
     dU, hyper = _backward_layers(layers, Gbar, kernels, nu, kernel_grad)
     grads = (hyper + [top_hyper]) if kernel_grad else [{} for _ in kernels]
     return value, WhitenedGradient(U=dU, kernels=grads, log_noise_var=d_log_noise)

@@ -252,12 +252,13 @@ def _tail_logs(d: NormalizedDual, state: _NodeState, depth: int):
     log_s, sign_s = log_abs(state.xi, np), np.sign(state.xi)
     total = state.ntk + n * state.xi * state.inv_diag
     log_k1_l = -math.log(state.inv_diag)
-    (off_s, _), (off_n, _) = _log_offsets(d, depth)
+    (off_s, _), _ = _log_offsets(d, depth)
     if off_s == 0.0:
         log_n = n * log_c + log_abs(total, np) + log_k1_l - _diagonal_ntk_log(d, depth)
         return log_s + n * log_c, sign_s, log_n, np.sign(total)
     # n ln c - L ln c = -layers ln c, and ln K^L(1) less its part (L + 1) ln phĭ'(1) in the offset
-    diagonal_rest = _diagonal_ntk_log(d, depth) if off_n == off_s else _diagonal_log_excess(d, depth)
+    # (the same condition as in _log_offsets_of)
+    diagonal_rest = _diagonal_log_excess(d, depth) if d.slope_at_one > 1.0 else _diagonal_ntk_log(d, depth)
     log_n = -state.layers * log_c + log_abs(total, np) + log_k1_l - diagonal_rest
     return log_s - state.layers * log_c, sign_s, log_n, np.sign(total)
 
