@@ -56,6 +56,8 @@ HISTORY_RANGE = (20, 100)
 
 #: L-BFGS-B memory when hyperparameters are learned (its subspace step costs O(history^2 n))
 BOUNDED_HISTORY = 20
+#: fresh starts of L-BFGS-B after it stops short of the tolerance with a decrease since the last start
+LBFGSB_RESTARTS = 3
 
 
 def default_history(n_params: int) -> int:
@@ -113,14 +115,15 @@ class Parameters:
         if not NOISE_BOUNDS[0] <= min_noise_var < NOISE_BOUNDS[1]:
             raise ValueError(f"min_noise_var must lie in [{NOISE_BOUNDS[0]:g}, {NOISE_BOUNDS[1]:g}), got {min_noise_var!r}")
         self.min_noise_var = float(min_noise_var)
-        self.index = {m: np.tril_indices(m) for m in set(sizes[l] for l in self.free)}
-        self.n_gram = sum(self.index[sizes[l]][0].size for l in self.free)
+        # flat (C-order) positions of the lower triangle: one index array gathers and scatters a block
+        self.index = {m: np.flatnonzero(np.tri(m, dtype=bool)) for m in set(sizes[l] for l in self.free)}
+        self.n_gram = sum(self.index[sizes[l]].size for l in self.free)
         self.names = [(i, n) for i, k in enumerate(self.kernels) for n in k.learnable] if learn_kernel else []
 
     def _blocks(self, x):
         start = 0
         for l in self.free:
-            n = self.index[self.sizes[l]][0].size
+            n = self.index[self.sizes[l]].size
             yield l, x[start:start + n]
             start += n
 
@@ -130,7 +133,7 @@ class Parameters:
         for l in self.free:
             m = self.sizes[l]
             V = np.zeros((m, m)) if W is None or W[l] is None else to_numpy(W[l]) * math.sqrt(self.nu[l])
-            parts.append(V[self.index[m]])
+            parts.append(np.take(V, self.index[m]))
         parts.append(np.array([math.log(getattr(self.kernels[i], n)) for i, n in self.names]))
         parts.append(np.array([math.log(self.noise_var)] if self.learn_noise else []))
         return np.concatenate(parts)
@@ -141,8 +144,8 @@ class Parameters:
         for l, block in self._blocks(x):
             m = self.sizes[l]
             V = np.zeros((m, m))
-            V[self.index[m]] = block
-            U[l] = self.xp.astype(from_numpy(V / math.sqrt(self.nu[l]), self.xp), self.dtype)
+            np.put(V, self.index[m], block / math.sqrt(self.nu[l]))
+            U[l] = self.xp.astype(from_numpy(V, self.xp), self.dtype, copy=False)
         kernels = list(self.kernels)
         theta = x[self.n_gram:self.n_gram + len(self.names)]
         for (i, name), value in zip(self.names, theta):
@@ -152,14 +155,14 @@ class Parameters:
 
     def flatten_grad(self, dU, kernel_grads, d_log_noise) -> np.ndarray:
         """dL/dx from dL/dU_l, {param: dL/dlog param} and dL/dlog noise."""
-        parts = [to_numpy(dU[l])[self.index[self.sizes[l]]] / math.sqrt(self.nu[l]) for l in self.free]
+        parts = [np.take(to_numpy(dU[l]), self.index[self.sizes[l]]) / math.sqrt(self.nu[l]) for l in self.free]
         parts.append(np.array([kernel_grads[i][n] for i, n in self.names]))
         parts.append(np.array([d_log_noise] if self.learn_noise else []))
         return np.concatenate(parts)
 
     def coordinate_scale(self) -> np.ndarray:
         """d x / d(original coordinates): sqrt(nu_l) on V_l, 1 on log-parameters."""
-        parts = [np.full(self.index[self.sizes[l]][0].size, math.sqrt(self.nu[l])) for l in self.free]
+        parts = [np.full(self.index[self.sizes[l]].size, math.sqrt(self.nu[l])) for l in self.free]
         parts.append(np.ones(len(self.names) + int(self.learn_noise)))
         return np.concatenate(parts)
 
@@ -169,8 +172,9 @@ class Parameters:
         blocks = []
         for l, block in self._blocks(x):
             index = self.index[self.sizes[l]]
-            U = np.eye(self.sizes[l])
-            U[index] += block / math.sqrt(self.nu[l])
+            U = np.zeros((self.sizes[l], self.sizes[l]))
+            np.put(U, index, block / math.sqrt(self.nu[l]))
+            U[np.diag_indices_from(U)] += 1.0
             blocks.append((index, U))
         return _TriangularMetric(blocks)
 
@@ -202,18 +206,16 @@ class _TriangularMetric:
     """
 
     def __init__(self, blocks):
-        self.blocks = blocks  # (lower-triangle indices, U_l) per layer, in the order of x
-        ends = np.cumsum([index[0].size for index, _ in blocks], dtype=int)
-        self.slices = [slice(int(end - index[0].size), int(end)) for end, (index, _) in zip(ends, blocks)]
+        self.blocks = blocks  # (flat lower-triangle positions, U_l) per layer, in the order of x
+        ends = np.cumsum([index.size for index, _ in blocks], dtype=int)
+        self.slices = [slice(int(end - index.size), int(end)) for end, (index, _) in zip(ends, blocks)]
+        self._work = [np.zeros_like(U) for _, U in blocks]  # upper triangles stay zero: scatters fill the lower
 
     def _map(self, q, product):
-        out, start = q.copy(), 0
-        for index, U in self.blocks:
-            n = index[0].size
-            Q = np.zeros_like(U)
-            Q[index] = q[start:start + n]
-            out[start:start + n] = product(U, Q)[index]
-            start += n
+        out = q.copy()
+        for (index, U), part, Q in zip(self.blocks, self.slices, self._work):
+            np.put(Q, index, q[part])
+            out[part] = np.take(product(U, Q), index)
         return out
 
     def apply(self, t):
@@ -221,8 +223,8 @@ class _TriangularMetric:
         return self._map(t, lambda U, T: triangular_matmul(U, T))
 
     def transpose(self, q):
-        """B^T q: tril(U_l^T Q_l) per block."""
-        return self._map(q, lambda U, Q: np.tril(triangular_matmul(U, Q, trans=True)))
+        """B^T q: the lower triangle of U_l^T Q_l per block."""
+        return self._map(q, lambda U, Q: triangular_matmul(U, Q, trans=True))
 
 
 class _Counted:
@@ -298,10 +300,19 @@ def minimise(evaluate, x0, *, n_data, bounds, scale, method, tol, max_iter, hist
         x, n_iter, message = _lbfgs(fun, x0, bounds, lambda x, g: projected(x, g) <= tol, max_iter, history, callback,
                                     metric=metric)
     elif method in ("lbfgs", "lbfgsb"):  # box bounds (learned hyperparameters), or asked for: scipy's L-BFGS-B
-        result = minimize(fun, x0, jac=True, method="L-BFGS-B", bounds=list(zip(lower, upper)), callback=callback,
-                          options={"maxiter": max_iter, "gtol": gtol, "ftol": 1e-15, "maxls": 40,
-                                   "maxcor": BOUNDED_HISTORY if history is None else int(history)})
-        x, n_iter, message = result.x, int(result.nit), str(result.message)
+        options = {"gtol": gtol, "ftol": 1e-15, "maxls": 40, "maxcor": BOUNDED_HISTORY if history is None else int(history)}
+        x, n_iter, message, f_start = x0, 0, "", math.inf
+        for restart in range(1 + LBFGSB_RESTARTS):
+            # a stop short of the tolerance with a lower f than the last start is often a worn-out memory
+            # (flat valleys of learned hyperparameters): start again from there with an empty one
+            result = minimize(fun, x, jac=True, method="L-BFGS-B", bounds=list(zip(lower, upper)), callback=callback,
+                              options=options | {"maxiter": max_iter - n_iter})
+            x, n_iter = result.x, n_iter + int(result.nit)
+            message += ("; restarted: " if restart else "") + str(result.message)
+            f_end = float(result.fun)
+            if projected(x, fun(x)[1]) <= tol or n_iter >= max_iter or not f_end < f_start:
+                break
+            f_start = f_end
         left = max_iter - n_iter
         if projected(x, fun(x)[1]) > tol and left > 0 and not np.any((x <= lower) | (x >= upper)):
             # L-BFGS stops on its line search once the objective's rounding level is reached, short of

@@ -24,9 +24,9 @@ with Gbar_l = dL/dG_l from the layer above (symmetrised), F_l = A_l U_l,
 
 and dL/dG_(l-1) follows through the kernel (:meth:`kernels.dkm.gram_kernels.GramKernel.vjp`).  A layer
 with nu_l = inf has no U_l: G_l = K_l, the NNGP recursion.  One evaluation costs, per layer, one
-kernel matrix, one Cholesky factorisation, two triangular solves and five matrix products (four of them
-with a triangular factor, half the cost of a general one), plus one Cholesky factorisation and one
-inverse at the output; nothing is factorised twice.
+kernel matrix, one Cholesky factorisation, two triangular solves, F_l F_l^T and five products with a
+triangular factor (half the cost of a general product), plus one Cholesky factorisation and one inverse
+from it (LAPACK potri) at the output; nothing is factorised twice.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import math
 from dataclasses import dataclass
 
 from kernels.backend import array_namespace
-from kernels.linalg import (CholeskyError, cholesky, inverse_from_factor, logdet_from_factor, solve_triangular,
+from kernels.linalg import (CholeskyError, cho_inverse, cholesky, logdet_from_factor, solve_triangular,
                             triangular_matmul)
 
 __all__ = ["WhitenedGradient", "whitened_kl", "whitened_kl_grad", "whitened_grams", "whitened_objective_and_grad",
@@ -127,7 +127,7 @@ def _likelihood(G_top, Y, kernel, noise_var, jitter):
     raw = kernel(G_top)
     Ky = raw + (jitter + noise_var) * xp.eye(P, dtype=G_top.dtype)
     chol = cholesky(Ky, f"K(G_L) + noise_var I", jitter + noise_var)
-    Kyinv, _ = inverse_from_factor(chol)
+    Kyinv = cho_inverse(chol)
     alpha = Kyinv @ Y
     value = -0.5 * (float(xp.sum(Y * alpha)) + D * logdet_from_factor(chol) + P * D * LOG_2PI)
     return value, raw, 0.5 * (alpha @ alpha.T - D * Kyinv)
@@ -154,7 +154,7 @@ def _backward_layers(layers, Gbar, kernels, nu, kernel_grad):
         if layer.W is None:
             Kbar = Gbar  # G_l = K_l + jitter I
         else:
-            Fbar = (Gbar + Gbar.T) @ layer.F
+            Fbar = triangular_matmul(layer.F, Gbar + Gbar.T, right=True)  # F_l = A_l U_l is lower triangular
             dU[l] = xp.tril(triangular_matmul(layer.A, Fbar, trans=True)) - nu[l] * whitened_kl_grad(layer.W)
             if l == lowest and not kernel_grad:
                 break

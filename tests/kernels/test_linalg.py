@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from kernels.backend import to_numpy
-from kernels.linalg import (CholeskyError, cho_solve, cholesky, inverse_and_logdet, logdet_from_factor, solve_triangular,
-                            triangular_matmul)
+from kernels.linalg import (CholeskyError, cho_inverse, cho_solve, cholesky, inverse_and_logdet, logdet_from_factor,
+                            solve_triangular, triangular_matmul)
 
 
 def _spd(rng, n):
@@ -43,6 +43,44 @@ def test_triangular_matmul_reads_one_triangle(xp, rng, dtype, lower, trans, righ
     assert got.dtype == xp.asarray(T.astype(dtype)).dtype
     tol = 1e-5 if dtype == np.float32 else 1e-13
     np.testing.assert_allclose(to_numpy(got), expected, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("lower", [True, False])
+@pytest.mark.parametrize("trans", [0, 1])
+@pytest.mark.parametrize("layout", ["C", "F", "strided"])
+def test_solve_triangular_reads_one_triangle(xp, rng, dtype, lower, trans, layout):
+    """op(T)^-1 B against a dense solve with the triangle, for right-hand sides in any memory layout;
+    the other triangle of T is ignored."""
+    T = rng.standard_normal((6, 6)) + 6.0 * np.eye(6)
+    tri = np.tril(T) if lower else np.triu(T)
+    B = rng.standard_normal((6, 8))
+    B = {"C": B, "F": np.asfortranarray(B), "strided": B[:, ::2]}[layout]
+    expected = np.linalg.solve(tri.T if trans else tri, B)
+    got = solve_triangular(xp.asarray(T.astype(dtype)), xp.asarray(B.astype(dtype)), lower=lower, trans=trans)
+    assert got.dtype == xp.asarray(T.astype(dtype)).dtype and got.shape == B.shape
+    tol = 1e-5 if dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(to_numpy(got), expected, rtol=tol, atol=tol)
+    vector = solve_triangular(xp.asarray(T.astype(dtype)), xp.asarray(B[:, 0].astype(dtype)), lower=lower, trans=trans)
+    np.testing.assert_allclose(to_numpy(vector), expected[:, 0], rtol=tol, atol=tol)
+
+
+def test_solve_triangular_zero_pivot_raises():
+    T = np.tril(np.ones((4, 4)))
+    T[2, 2] = 0.0
+    with pytest.raises(np.linalg.LinAlgError, match="singular lower triangular matrix: zero on the diagonal at index 2"):
+        solve_triangular(T, np.ones((4, 2)))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_cho_inverse_matches_inverse_and_reads_the_lower_triangle(xp, rng, dtype):
+    A = _spd(rng, 7)
+    L = np.linalg.cholesky(A)
+    garbage = L + np.triu(rng.standard_normal((7, 7)), 1)  # the strict upper triangle must not be read
+    got = to_numpy(cho_inverse(xp.asarray(garbage.astype(dtype))))
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(got, np.linalg.inv(A), rtol=tol, atol=tol * float(np.abs(np.linalg.inv(A)).max()))
+    assert np.array_equal(got, got.T)
 
 
 def test_batched_factor(rng):
