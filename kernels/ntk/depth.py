@@ -98,10 +98,12 @@ def _log_poly(coeffs: tuple[float, ...], log_x, sign, xp, *, unit: bool = False)
     """(log|p(x)|, sign p(x)) for p = sum_i c_i x^i with x = sign * exp(log_x), |x| <= 1.
 
     p(x) = x^k B(x) with k the lowest non-zero index and B(x) = sum_{j>=0} c_(k+j) x^j.  Next to |x| = 1
-    (log_x > -1/2), B(x) = B(sign) + sum_j c_(k+j) sign^j expm1(j log_x), so log B keeps the digits of 1 - |x|
-    (Horner's B rounds them away: 1e-3 relative at 1 - x = 1e-13); ``unit=True`` takes p(1) = B(1) = 1 exactly
-    (a normalised dual) and log B = log1p(B - 1).  Elsewhere B is evaluated by Horner's rule (x underflowing to
-    0 only drops terms negligible next to c_k).
+    (log_x > -1/2) log B keeps the digits of 1 - |x| (Horner's B rounds them away: 1e-3 relative at
+    1 - x = 1e-13): next to 1, B(x) = B(1) + sum_j c_(k+j) expm1(j log_x), and ``unit=True`` takes
+    p(1) = B(1) = 1 exactly (a normalised dual) and log B = log1p(B - 1); next to -1, B is summed in powers of
+    u = 1 + x = -expm1(log_x), B(x) = sum_m b_m u^m with b_m = sum_j C(j, m) (-1)^(j-m) c_(k+j), so that a root
+    of B at -1 (5d_opt's is double) leaves no cancellation.  Elsewhere B is evaluated by Horner's rule (x
+    underflowing to 0 only drops terms negligible next to c_k).
     """
     k = next(i for i, c in enumerate(coeffs) if c != 0.0)
     x = sign * xp.exp(log_x)
@@ -113,12 +115,17 @@ def _log_poly(coeffs: tuple[float, ...], log_x, sign, xp, *, unit: bool = False)
     if len(tail) > 1:
         near = log_x > -0.5
         safe_log = xp.where(near, log_x, 0.0)
-        delta = xp.zeros_like(x)  # B(x) - B(sign)
+        delta = xp.zeros_like(x)  # B(x) - B(1) next to 1
         for j, c in enumerate(tail[1:], start=1):
-            delta = delta + (c * sign**j) * xp.expm1(j * safe_log)
+            delta = delta + c * xp.expm1(j * safe_log)
         at_one = 1.0 if unit else math.fsum(tail)
-        at_minus_one = math.fsum(c * (-1.0) ** j for j, c in enumerate(tail))
-        b_near = xp.where(sign > 0, at_one + delta, at_minus_one + delta)
+        u = -xp.expm1(safe_log)  # 1 + x next to -1
+        taylor = [math.fsum(math.comb(j, m) * (-1.0) ** (j - m) * c for j, c in enumerate(tail) if j >= m)
+                  for m in range(len(tail))]
+        b_minus = xp.zeros_like(x) + taylor[-1]
+        for c in taylor[-2::-1]:
+            b_minus = b_minus * u + c
+        b_near = xp.where(sign > 0, at_one + delta, b_minus)
         log_b_near = log_abs(b_near)
         if unit:
             log_b_near = xp.where(sign > 0, xp.log1p(xp.where(sign > 0, delta, 0.0)), log_b_near)

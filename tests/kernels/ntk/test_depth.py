@@ -33,9 +33,30 @@ def test_log_domain_recursion_matches_linear(name, depth, xi):
     sigma, ntk = nngp_ntk(xi, name, depth)
     ls, ss, lk, sk = log_nngp_ntk(xi, name, depth)
     keep = np.abs(sigma) > 1e-250
-    assert_close((ss * np.exp(ls))[keep], sigma[keep], rtol=1e-12, atol=1e-300)
+    # the linear recursion rounds to eps absolute where p has a root (5d_opt's double root at -1): there the
+    # log domain is the accurate one (test_log_domain_keeps_the_double_root_at_minus_one)
+    assert_close((ss * np.exp(ls))[keep], sigma[keep], rtol=1e-12, atol=8 * (depth + 1) * np.finfo(float).eps)
     keep = (np.abs(ntk) > 1e-250 * np.max(np.abs(ntk))) & (np.abs(ntk) > 1e-290)  # subnormals carry fewer digits
     assert_close((sk * np.exp(lk))[keep], ntk[keep], rtol=1e-10, atol=1e-14 * np.max(np.abs(ntk)))
+
+
+@pytest.mark.parametrize("one_plus_xi", [2.0**-53, 1e-12, 1e-8, 1e-5, 1e-2])
+def test_log_domain_keeps_the_double_root_at_minus_one(one_plus_xi):
+    """5d_opt: phĭ(xi) = xi (1 + xi)^2 / 4, phĭ' = (1 + xi)(1 + 3 xi) / 4, against 60-digit mpmath at depths 1-5:
+    Sigma^L and K^L to 5e-14 relative next to -1, where the expansion about -1 in expm1 terms cancelled to
+    a factor 2 (Sigma^1 = -6.2e-33 for -3.1e-33 at 1 + xi = 2^-53)."""
+    import mpmath as mp
+
+    xi = -1.0 + one_plus_xi
+    for depth in (1, 2, 5):
+        ls, ss, lk, sk = log_nngp_ntk(np.array([xi]), "5d_opt", depth)
+        with mp.workdps(60):
+            s = k = mp.mpf(xi)
+            for _ in range(depth):
+                s, k = s * (1 + s) ** 2 / 4, s * (1 + s) ** 2 / 4 + k * (1 + s) * (1 + 3 * s) / 4
+            s, k = float(s), float(k)
+        assert float(ss[0] * np.exp(ls[0])) == pytest.approx(s, rel=5e-14, abs=0)
+        assert float(sk[0] * np.exp(lk[0])) == pytest.approx(k, rel=5e-14, abs=0)
 
 
 def test_log_domain_survives_underflow():
