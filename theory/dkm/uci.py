@@ -17,9 +17,10 @@ targets standardised with training statistics; models
 Full models when the training set has at most ``full_max`` points, else the inducing-point
 versions with M points (the same approximation for all three models of a data set).  Test RMSE and
 mean test log-likelihood are reported in the original units (log-likelihood minus log std(y)).
-One task per (dataset, split) (:func:`fit_split`), run through :func:`theory._sweep.map_tasks` on any
-executor; its records are appended per model to ``<results>/dkm_uci/<dataset>.jsonl`` as it
-completes, and a rerun skips what is there.
+Two tasks per (dataset, split) (:func:`fit_split`): the baselines (GP, NNGP), then the DKM from the
+stored NNGP fit; run through :func:`theory._sweep.map_tasks` on any executor, their records are
+appended per model to ``<results>/dkm_uci/<dataset>.jsonl`` as each task completes, and a rerun skips
+what is there.
 """
 
 from __future__ import annotations
@@ -69,29 +70,63 @@ def _metrics(model, X_test, y_test, y_std):
     return rmse, model.log_likelihood(X_test, y_test) - math.log(y_std)
 
 
-def fit_models(X_train, y_train, *, depth=2, nu=10.0, n_inducing=None, tol=1e-4, max_iter=2000, models=UCI_MODELS):
-    """Fit the GP, NNGP and DKM of the protocol; returns {name: (model, seconds)}."""
+def _kernel_record(kernel) -> dict:
+    """A JSON-able description of a fitted kernel: its name in :data:`kernels.dkm.KERNELS` and parameters."""
+    from dataclasses import fields
+
+    from kernels.dkm.gram_kernels import KERNELS
+
+    name = next(n for n, cls in KERNELS.items() if cls is type(kernel))
+    return {"name": name, **{f.name: getattr(kernel, f.name) for f in fields(kernel) if f.init}}
+
+
+def _kernel_from_record(record: dict):
+    from kernels.dkm.gram_kernels import make_kernel
+
+    params = dict(record)
+    return make_kernel(params.pop("name"), **params)
+
+
+def fit_models(X_train, y_train, *, depth=2, nu=10.0, n_inducing=None, tol=1e-4, max_iter=2000, models=UCI_MODELS,
+               nngp_fit=None):
+    """Fit the GP, NNGP and DKM of the protocol; returns {name: (model, seconds)}.
+
+    ``nngp_fit`` = (kernels, noise variance) of an NNGP fitted before: the DKM then starts from them and the
+    NNGP is not refitted (unless ``"nngp"`` is asked for).
+    """
     out = {}
     common = dict(n_inducing=n_inducing, tol=tol)
     if "gp" in models:
         t = time.perf_counter()
         out["gp"] = (DeepKernelMachine(depth=0, max_iter=max_iter, **common).fit(X_train, y_train), time.perf_counter() - t)
-    t = time.perf_counter()
-    nngp = DeepKernelMachine(depth=depth, nu=math.inf, max_iter=max_iter, **common).fit(X_train, y_train)
-    if "nngp" in models:
+    if "nngp" in models or ("dkm" in models and nngp_fit is None):
+        t = time.perf_counter()
+        nngp = DeepKernelMachine(depth=depth, nu=math.inf, max_iter=max_iter, **common).fit(X_train, y_train)
         out["nngp"] = (nngp, time.perf_counter() - t)
+        nngp_fit = (nngp.kernels_, nngp.noise_var_)
     if "dkm" in models:
         t = time.perf_counter()
-        dkm = DeepKernelMachine(depth=depth, nu=nu, kernel=nngp.kernels_, noise_var=nngp.noise_var_,
+        dkm = DeepKernelMachine(depth=depth, nu=nu, kernel=list(nngp_fit[0]), noise_var=nngp_fit[1],
                                 learn_kernel=False, learn_noise=False, max_iter=max_iter, **common)
         out["dkm"] = (dkm.fit(X_train, y_train), time.perf_counter() - t)
     return out
 
 
-def fit_split(dataset: str, split: int, *, depth=2, nu=10.0, full_max=300, n_inducing=100, tol=1e-4,
-              max_iter=2000, models=UCI_MODELS) -> list[dict]:
-    """One task of the sweep: the models of the protocol on one split; one record per model.
+def _stored_nngp(out_dir, dataset: str, split: int):
+    """(kernels, noise variance) of the NNGP stored for (dataset, split) under ``out_dir``, or None."""
+    for record in _io.read_jsonl(_io.results_dir(RESULTS_TOPIC, out_dir) / f"{dataset}.jsonl"):
+        if (record.get("split"), record.get("model")) == (split, "nngp") and "kernels" in record:
+            return [_kernel_from_record(k) for k in record["kernels"]], float(record["noise_var"])
+    return None
 
+
+def fit_split(dataset: str, split: int, *, depth=2, nu=10.0, full_max=300, n_inducing=100, tol=1e-4,
+              max_iter=2000, models=UCI_MODELS, out_dir=None) -> list[dict]:
+    """One task of the sweep: the models of the protocol on one split; one record per model fitted.
+
+    The DKM starts from the NNGP's hyperparameters: those stored under ``out_dir`` when there are (the
+    sweep's baselines task has run, or an interrupted run is resumed), else a fresh NNGP fit, whose
+    record is returned too.  NNGP records carry the fitted kernels and noise variance for that.
     BLAS runs on one thread inside the task (the matrices are small, and the sweep's parallelism is
     over tasks).
     """
@@ -99,31 +134,43 @@ def fit_split(dataset: str, split: int, *, depth=2, nu=10.0, full_max=300, n_ind
 
     X_train, y_train, X_test, y_test, y_std = load_split(dataset, split)
     M = None if X_train.shape[0] <= full_max else n_inducing
+    nngp_fit = _stored_nngp(out_dir, dataset, split) if "dkm" in models and "nngp" not in models else None
     with threadpool_limits(1):
         fitted = fit_models(X_train, y_train, depth=depth, nu=nu, n_inducing=M, tol=tol, max_iter=max_iter,
-                            models=models)
+                            models=models, nngp_fit=nngp_fit)
         records = []
         for name, (model, seconds) in fitted.items():
             rmse, ll = _metrics(model, X_test, y_test, y_std)
-            records.append({"dataset": dataset, "split": split, "model": name, "rmse": rmse, "test_ll": ll,
-                            "objective": model.objective_, "n_iter": model.n_iter_,
-                            "converged": bool(model.converged_), "grad_norm": model.grad_norm_,
-                            "seconds": seconds, "n_train": int(X_train.shape[0]), "n_inducing": M,
-                            "depth": model.depth, "nu": None if name != "dkm" else nu})
+            record = {"dataset": dataset, "split": split, "model": name, "rmse": rmse, "test_ll": ll,
+                      "objective": model.objective_, "n_iter": model.n_iter_,
+                      "converged": bool(model.converged_), "grad_norm": model.grad_norm_,
+                      "seconds": seconds, "n_train": int(X_train.shape[0]), "n_inducing": M,
+                      "depth": model.depth, "nu": None if name != "dkm" else nu}
+            if name == "nngp":
+                record.update(kernels=[_kernel_record(k) for k in model.kernels_], noise_var=float(model.noise_var_))
+            records.append(record)
     return records
 
 
-def _tasks(datasets, splits, done, options):
-    """One task per (dataset, split) not yet stored; splits are the outer loop so that every data set
-    gets its first splits early."""
+def _tasks(datasets, splits, done, options, out_dir):
+    """Per (dataset, split) not yet stored: a baselines task (GP and NNGP, minutes at most) and a DKM task,
+    all baselines first, so that the long DKM fits start from stored NNGP fits and an interruption during
+    one loses nothing else; splits are the outer loop so that every data set gets its first splits early."""
     from theory._sweep import Task
 
-    tasks = []
+    baselines, dkms = [], []
     for split in range(max(n_splits(d) for d in datasets)) if splits is None else splits:
         for dataset in datasets:
-            if split < n_splits(dataset) and not all((dataset, split, m) in done for m in UCI_MODELS):
-                tasks.append(Task((dataset, split), fit_split, dict(dataset=dataset, split=split, **options)))
-    return tasks
+            if split >= n_splits(dataset):
+                continue
+            missing = tuple(m for m in ("gp", "nngp") if (dataset, split, m) not in done)
+            if missing:
+                baselines.append(Task((dataset, split, "baselines"), fit_split,
+                                      dict(dataset=dataset, split=split, models=missing, **options)))
+            if (dataset, split, "dkm") not in done:
+                dkms.append(Task((dataset, split, "dkm"), fit_split,
+                                 dict(dataset=dataset, split=split, models=("dkm",), out_dir=out_dir, **options)))
+    return baselines + dkms
 
 
 def run(datasets=SMALL, *, splits=None, out_dir=None, depth=2, nu=10.0, full_max=300, n_inducing=100,
@@ -150,11 +197,13 @@ def run(datasets=SMALL, *, splits=None, out_dir=None, depth=2, nu=10.0, full_max
 
     def store(task, records):
         for record in records:
-            if (record["dataset"], record["split"], record["model"]) not in done:
+            key = (record["dataset"], record["split"], record["model"])
+            if key not in done:  # a DKM task that had to refit its NNGP returns it a second time
                 _io.append_jsonl(out_dir / f"{record['dataset']}.jsonl", record)
+                done.add(key)
 
-    map_tasks(_tasks(datasets, splits, done, options), executor=executor, on_result=store, desc="dkm uci",
-              progress=progress)
+    map_tasks(_tasks(datasets, splits, done, options, str(out_dir)), executor=executor, on_result=store,
+              desc="dkm uci", progress=progress)
     return load_uci_results(out_dir)
 
 

@@ -22,20 +22,47 @@ def test_run_appends_each_task_and_resumes(tmp_path, monkeypatch):
     real = uci.fit_split
 
     def counted(**kwargs):
-        calls.append((kwargs["dataset"], kwargs["split"]))
-        return real(**kwargs)
+        records = real(**kwargs)
+        calls.append((kwargs["dataset"], kwargs["split"], sorted(r["model"] for r in records)))
+        return records
 
     monkeypatch.setattr(uci, "fit_split", counted)
     options = dict(splits=range(1), out_dir=tmp_path, depth=1, max_iter=15, progress=False)
     records = run(("yacht",), **options)
-    assert calls == [("yacht", 0)]
+    # the baselines first; the DKM task starts from the stored NNGP fit instead of refitting it
+    assert calls == [("yacht", 0, ["gp", "nngp"]), ("yacht", 0, ["dkm"])]
     assert sorted(r["model"] for r in records) == sorted(UCI_MODELS)
     assert (tmp_path / "yacht.jsonl").exists()
-    assert len(run(("yacht",), **options)) == 3 and calls == [("yacht", 0)]  # resumed: nothing rerun
+    assert len(run(("yacht",), **options)) == 3 and len(calls) == 2  # resumed: nothing rerun
     counts = converged_counts(load_uci_results(tmp_path))
     assert set(counts["yacht"]) == set(UCI_MODELS)
     table = markdown_table(summarise(records))
     assert "| yacht | 1 | dkm |" in table
+
+
+def test_an_interrupted_dkm_fit_keeps_the_baselines_and_resumes_from_them(tmp_path, monkeypatch):
+    """A DKM task that dies leaves the stored GP and NNGP; the rerun fits the DKM alone, from the stored
+    NNGP hyperparameters, to the same result as a fit that refits the NNGP."""
+    real = uci.fit_split
+
+    def dies_in_dkm(**kwargs):
+        if "dkm" in kwargs["models"]:
+            raise KeyboardInterrupt
+        return real(**kwargs)
+
+    options = dict(splits=range(1), out_dir=tmp_path, depth=1, max_iter=15, progress=False)
+    monkeypatch.setattr(uci, "fit_split", dies_in_dkm)
+    with pytest.raises(KeyboardInterrupt):
+        run(("yacht",), **options)
+    assert sorted(r["model"] for r in load_uci_results(tmp_path)) == ["gp", "nngp"]
+    monkeypatch.setattr(uci, "fit_split", real)
+    records = run(("yacht",), **options)
+    assert sorted(r["model"] for r in records) == sorted(UCI_MODELS)
+    resumed = next(r for r in records if r["model"] == "dkm")
+    fresh = real(dataset="yacht", split=0, depth=1, max_iter=15, models=("dkm",))  # refits its NNGP
+    assert sorted(r["model"] for r in fresh) == ["dkm", "nngp"]
+    again = next(r for r in fresh if r["model"] == "dkm")
+    assert resumed["objective"] == again["objective"] and resumed["test_ll"] == again["test_ll"]
 
 
 def test_cli_takes_executor_flags(tmp_path, monkeypatch, capsys):
