@@ -233,12 +233,13 @@ class _Counted:
     def __init__(self, evaluate, n_data, bounds):
         self.evaluate, self.scale, self.bounds = evaluate, 1.0 / n_data, bounds
         self.n_evals, self.last_x, self.last = 0, None, None
+        self.bounded = bool(np.any(np.isfinite(bounds[0])) or np.any(np.isfinite(bounds[1])))
 
     def __call__(self, x):
         if self.last_x is not None and np.array_equal(x, self.last_x):
             return self.last
         lower, upper = self.bounds
-        if np.any(x < lower) or np.any(x > upper):
+        if self.bounded and (np.any(x < lower) or np.any(x > upper)):
             return math.inf, np.zeros_like(x)
         try:
             value, grad = self.evaluate(x)
@@ -297,10 +298,11 @@ def minimise(evaluate, x0, *, n_data, bounds, scale, method, tol, max_iter, hist
     bounded = bool(np.any(np.isfinite(lower)) or np.any(np.isfinite(upper)))
     if method == "lbfgs" and not bounded:
         history = default_history(x0.size) if history is None else int(history)
-        x, n_iter, message = _lbfgs(fun, x0, bounds, lambda x, g: projected(x, g) <= tol, max_iter, history, callback,
+        x, n_iter, message = _lbfgs(fun, x0, lambda x, g: projected(x, g) <= tol, max_iter, history, callback,
                                     metric=metric)
     elif method in ("lbfgs", "lbfgsb"):  # box bounds (learned hyperparameters), or asked for: scipy's L-BFGS-B
-        options = {"gtol": gtol, "ftol": 1e-15, "maxls": 40, "maxcor": BOUNDED_HISTORY if history is None else int(history)}
+        options = {"gtol": gtol, "ftol": 1e-15, "maxls": 40,
+                   "maxcor": BOUNDED_HISTORY if history is None else int(history)}
         x, n_iter, message, f_start = x0, 0, "", math.inf
         for restart in range(1 + LBFGSB_RESTARTS):
             # a stop short of the tolerance with a lower f than the last start is often a worn-out memory
@@ -369,12 +371,12 @@ class _History:
                 scales[part] = sy / yy
         return scales
 
-    def direction(self, g, free, metric=None):
-        """-H g on the coordinates ``free`` (zero elsewhere), H the L-BFGS inverse-Hessian estimate whose
-        initial matrix is D B B^T for ``metric`` = B (:meth:`Parameters.metric`; D: :meth:`_layer_scales` of
-        the newest pair), gamma I without one."""
+    def direction(self, g, free=None, metric=None):
+        """-H g on the coordinates ``free`` (default all; zero elsewhere), H the L-BFGS inverse-Hessian estimate
+        whose initial matrix is D B B^T for ``metric`` = B (:meth:`Parameters.metric`; D: :meth:`_layer_scales`
+        of the newest pair), gamma I without one."""
         dot, axpy = self._dot, self._axpy
-        q = np.where(free, g, 0.0)
+        q = g.copy() if free is None else np.where(free, g, 0.0)
         order = [(self.count - 1 - j) % self.m for j in range(min(self.count, self.m))]  # newest first
         alpha = np.empty(len(order))
         for j, i in enumerate(order):
@@ -383,20 +385,13 @@ class _History:
         if metric is None:
             r = self.gamma * q
         else:
-            r = metric.apply(metric.transpose(np.where(free, q, 0.0)))
+            r = metric.apply(metric.transpose(q if free is None else np.where(free, q, 0.0)))
             if order:
                 r *= self._layer_scales(order[0], metric)
         for j in reversed(range(len(order))):
             i = order[j]
             r = axpy(self.S[i], r, a=alpha[j] - self.rho[i] * dot(self.Y[i], r))
-        return -np.where(free, r, 0.0)
-
-
-def _max_step(x, d, lower, upper) -> float:
-    """Largest t with lower <= x + t d <= upper."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.where(d < 0, (lower - x) / d, np.where(d > 0, (upper - x) / d, np.inf))
-    return float(np.min(t, initial=np.inf))
+        return -r if free is None else -np.where(free, r, 0.0)
 
 
 def _backtrack(fun, point, f, slope, t, c1=1e-4, max_tries=30):
@@ -415,37 +410,30 @@ def _backtrack(fun, point, f, slope, t, c1=1e-4, max_tries=30):
     return None
 
 
-def _lbfgs(fun, x, bounds, converged, max_iter, history, callback, ftol=1e-15, metric=None):
-    """L-BFGS with Armijo backtracking; coordinates held at a bound (gradient pointing out) stay fixed and
-    steps stop at the first bound they meet.  Stops when ``converged(x, g)``, when no step decreases f, or
-    when f decreases by at most ``ftol`` relative (as L-BFGS-B).  Returns (x, iterations, message).
+def _lbfgs(fun, x, converged, max_iter, history, callback, ftol=1e-15, metric=None):
+    """L-BFGS with Armijo backtracking, for unbounded coordinates (bounded problems go to scipy's L-BFGS-B).
+    Stops when ``converged(x, g)``, when no step decreases f, or when f decreases by at most ``ftol``
+    relative (as L-BFGS-B).  Returns (x, iterations, message).
 
     Each iteration costs one evaluation when the unit step is accepted (usually) and O(history n) for the
     two-loop recursion, against L-BFGS-B's subspace minimisation, which grows with history^2 n.
     """
-    lower, upper = bounds
     f, g = fun(x)
     memory = _History(x.size, max(1, min(history, max_iter)))
     for it in range(max_iter):
         if converged(x, g):
             return x, it, "converged: projected gradient <= tol"
-        free = ~(((x <= lower) & (g > 0)) | ((x >= upper) & (g < 0)))
-        d = memory.direction(g, free, None if metric is None else metric(x))
+        d = memory.direction(g, metric=None if metric is None else metric(x))
         if not float(g @ d) < 0.0:  # not a descent direction: restart from the gradient
             memory.count, memory.gamma = 0, 1.0
-            d = -np.where(free, g, 0.0)
-        d = np.where(((x <= lower) & (d < 0)) | ((x >= upper) & (d > 0)), 0.0, d)  # no step out of the box
-        if not float(g @ d) < 0.0:
-            return x, it, "no descent direction inside the bounds"
+            d = -g
         t = 1.0 if memory.count else 1.0 / max(float(np.linalg.norm(d)), 1e-300)
-        t_max = _max_step(x, d, lower, upper)
-        truncated = t_max < t  # the step stops at a bound: a small decrease is no sign of a stall
-        step = _backtrack(fun, lambda t: np.clip(x + t * d, lower, upper), f, float(g @ d), min(t, t_max))
+        step = _backtrack(fun, lambda t: x + t * d, f, float(g @ d), t)
         if step is None:
             return x, it, "line search found no decrease (objective at its rounding level)"
         x_new, f_new, g_new = step
         memory.add(x_new - x, g_new - g)
-        stalled = not truncated and f - f_new <= ftol * max(abs(f), abs(f_new), 1.0)
+        stalled = f - f_new <= ftol * max(abs(f), abs(f_new), 1.0)
         x, f, g = x_new, f_new, g_new
         callback(x)
         if stalled:

@@ -68,7 +68,8 @@ def test_solve_triangular_reads_one_triangle(xp, rng, dtype, lower, trans, layou
 def test_solve_triangular_zero_pivot_raises():
     T = np.tril(np.ones((4, 4)))
     T[2, 2] = 0.0
-    with pytest.raises(np.linalg.LinAlgError, match="singular lower triangular matrix: zero on the diagonal at index 2"):
+    with pytest.raises(np.linalg.LinAlgError, match="singular lower triangular matrix: zero on the diagonal at "
+                                                    "index 2"):
         solve_triangular(T, np.ones((4, 2)))
 
 
