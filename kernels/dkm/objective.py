@@ -39,6 +39,7 @@ from kernels.linalg import (
     solve_triangular,
 )
 from kernels.dkm.gram_kernels import GramKernel
+from kernels.dkm.whitened import whitened_kl
 
 __all__ = [
     "kl_gaussian",
@@ -61,8 +62,6 @@ def kl_gaussian(G, K) -> float:
     H - I (:func:`kernels.dkm.whitened.whitened_kl`), so that it keeps its relative accuracy as G -> K,
     where the four-term sum cancels to an absolute error of about P eps.
     """
-    from kernels.dkm.whitened import whitened_kl
-
     xp = array_namespace(G, K)
     H = solve_triangular(cholesky(K, "K"), cholesky(G, "G"), lower=True)
     return whitened_kl(H - xp.eye(H.shape[0], dtype=H.dtype))

@@ -371,12 +371,11 @@ class _History:
                 scales[part] = sy / yy
         return scales
 
-    def direction(self, g, free=None, metric=None):
-        """-H g on the coordinates ``free`` (default all; zero elsewhere), H the L-BFGS inverse-Hessian estimate
-        whose initial matrix is D B B^T for ``metric`` = B (:meth:`Parameters.metric`; D: :meth:`_layer_scales`
-        of the newest pair), gamma I without one."""
+    def direction(self, g, metric=None):
+        """-H g, H the L-BFGS inverse-Hessian estimate whose initial matrix is D B B^T for ``metric`` = B
+        (:meth:`Parameters.metric`; D: :meth:`_layer_scales` of the newest pair), gamma I without one."""
         dot, axpy = self._dot, self._axpy
-        q = g.copy() if free is None else np.where(free, g, 0.0)
+        q = g.copy()
         order = [(self.count - 1 - j) % self.m for j in range(min(self.count, self.m))]  # newest first
         alpha = np.empty(len(order))
         for j, i in enumerate(order):
@@ -385,13 +384,13 @@ class _History:
         if metric is None:
             r = self.gamma * q
         else:
-            r = metric.apply(metric.transpose(q if free is None else np.where(free, q, 0.0)))
+            r = metric.apply(metric.transpose(q))
             if order:
                 r *= self._layer_scales(order[0], metric)
         for j in reversed(range(len(order))):
             i = order[j]
             r = axpy(self.S[i], r, a=alpha[j] - self.rho[i] * dot(self.Y[i], r))
-        return -r if free is None else -np.where(free, r, 0.0)
+        return -r
 
 
 def _backtrack(fun, point, f, slope, t, c1=1e-4, max_tries=30):
@@ -423,7 +422,7 @@ def _lbfgs(fun, x, converged, max_iter, history, callback, ftol=1e-15, metric=No
     for it in range(max_iter):
         if converged(x, g):
             return x, it, "converged: projected gradient <= tol"
-        d = memory.direction(g, metric=None if metric is None else metric(x))
+        d = memory.direction(g, None if metric is None else metric(x))
         if not float(g @ d) < 0.0:  # not a descent direction: restart from the gradient
             memory.count, memory.gamma = 0, 1.0
             d = -g
