@@ -31,12 +31,15 @@ from typing import Any
 
 import numpy as np
 from array_api_compat import array_namespace as _compat_namespace
+from array_api_compat import device as array_device
 from array_api_compat import is_array_api_obj, is_cupy_namespace, is_numpy_namespace
 
 __all__ = [
     "BACKENDS",
     "ENV_VAR",
+    "array_device",
     "array_namespace",
+    "as_array_like",
     "asarray",
     "default_dtype",
     "get_backend",
@@ -190,9 +193,18 @@ def to_numpy(x) -> np.ndarray:
     return np.asarray(x)
 
 
-def from_numpy(x: np.ndarray, xp):
-    """Move a NumPy array into namespace ``xp`` (an explicit host-to-device copy for CuPy)."""
-    return xp.asarray(x)
+def from_numpy(x: np.ndarray, xp, device=None):
+    """Move a NumPy array into namespace ``xp`` on ``device`` (an explicit host-to-device copy for CuPy)."""
+    return xp.asarray(x, device=device)
+
+
+def as_array_like(x, like):
+    """``x`` in the namespace and on the device of the array ``like`` (unchanged when it is there already);
+    any other array, or a list, goes through the host."""
+    xp = array_namespace(like)
+    if is_array_api_obj(x) and array_namespace(x) is xp and array_device(x) == array_device(like):
+        return x
+    return from_numpy(to_numpy(x) if is_array_api_obj(x) else np.asarray(x), xp, array_device(like))
 
 
 # --- operations outside the array API standard -------------------------------------------------
@@ -200,7 +212,7 @@ def from_numpy(x: np.ndarray, xp):
 
 def _numpy_roundtrip(fn, xp, *arrays, **kwargs):
     out = fn(*[to_numpy(a) for a in arrays], **kwargs)
-    return xp.asarray(out)
+    return xp.asarray(out, device=array_device(arrays[0]) if arrays else None)
 
 
 def betainccinv_from_betaincinv(a, b, y, *, xp=None):

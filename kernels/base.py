@@ -23,9 +23,10 @@ import numpy as np
 from array_api_compat import is_array_api_obj, is_numpy_array
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import NotFittedError
+from sklearn.utils._array_api import check_same_namespace
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from kernels.backend import array_namespace, default_dtype
+from kernels.backend import array_namespace, as_array_like, default_dtype, to_numpy
 
 __all__ = [
     "Estimator",
@@ -99,9 +100,10 @@ class Estimator(BaseEstimator):
         if is_device_array(X):
             X = _check_device_X(self, X, True, ensure_min_samples)
             xp = array_namespace(X)
-            y = xp.asarray(y)
+            # numeric targets join X's namespace and device; class labels (strings too) stay on the host
+            y = as_array_like(y, X) if y_numeric else (to_numpy(y) if is_array_api_obj(y) else np.asarray(y))
             if y.ndim == 2 and y.shape[1] == 1:
-                y = xp.reshape(y, (-1,))
+                y = y[:, 0]
             if y.ndim != 1 or y.shape[0] != X.shape[0]:
                 raise ValueError(f"y must be 1-D with {X.shape[0]} entries (one per row of X), got shape {tuple(y.shape)}")
             if y_numeric:
@@ -112,6 +114,11 @@ class Estimator(BaseEstimator):
         with _naming("X"):
             return validate_data(self, X, y, dtype=[np.float64, np.float32], y_numeric=y_numeric,
                                  ensure_min_samples=ensure_min_samples)
+
+    def _check_same_namespace(self, X, method: str, attribute: str = "X_train_"):
+        """With scikit-learn's ``array_api_dispatch`` on, refuse an ``X`` of another namespace or device than the
+        fitted ``attribute`` (scikit-learn's rule and message)."""
+        check_same_namespace(X, self, attribute=attribute, method=method)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from array_api_compat import is_cupy_namespace, is_numpy_namespace
 
-from kernels.backend import _numpy_roundtrip, array_namespace
+from kernels.backend import _numpy_roundtrip, array_device, array_namespace
 
 __all__ = [
     "CholeskyError",
@@ -168,7 +168,7 @@ def cho_inverse(F):
 def inverse_from_factor(F):
     """(G^-1, F^-1) for G = F F^T with F lower triangular (explicit inverses: for gradients)."""
     xp = array_namespace(F)
-    Finv = solve_triangular(F, xp.eye(F.shape[0], dtype=F.dtype), lower=True)
+    Finv = solve_triangular(F, xp.eye(F.shape[0], dtype=F.dtype, device=array_device(F)), lower=True)
     return Finv.T @ Finv, Finv
 
 

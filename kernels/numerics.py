@@ -32,7 +32,7 @@ import math
 
 from array_api_compat import is_cupy_namespace, is_numpy_namespace
 
-from kernels.backend import array_namespace
+from kernels.backend import array_device, array_namespace
 
 __all__ = [
     "clip",
@@ -227,5 +227,5 @@ def one_hot(labels, n_classes: int, xp=None, dtype=None):
     labels = xp.asarray(labels)
     if labels.shape and bool(xp.any((labels < 0) | (labels >= n_classes))):
         raise ValueError(f"labels must be integers in [0, {n_classes - 1}] (n_classes = {n_classes})")
-    classes = xp.arange(n_classes, dtype=labels.dtype)
+    classes = xp.arange(n_classes, dtype=labels.dtype, device=array_device(labels))
     return xp.astype(labels[..., None] == classes, xp.float64 if dtype is None else dtype)

@@ -18,7 +18,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils.validation import validate_data
 
-from kernels.backend import array_namespace
+from kernels.backend import array_device, array_namespace, as_array_like
 from kernels.base import Estimator, RegressorMixin, check_fitted, is_device_array
 from kernels.validation import Interval, Options, StrOptions
 from kernels.dkm.gram_kernels import KERNELS, GramKernel, make_kernel
@@ -137,11 +137,18 @@ class DeepKernelMachine(RegressorMixin, Estimator):
         return [make_kernel(self.kernel, **(self.kernel_params or {}))] * (self.depth + 1)
 
     def _fit_data(self, X, y):
-        """(X, Y as P x D, y.ndim) validated; float64 unless the input is another namespace's float32."""
+        """(X, Y as P x D, y.ndim) validated, in float64 whatever the input's dtype and namespace (the solver's
+        gradient tolerances need it); float32 only on a device without float64."""
         if is_device_array(X):
             X, y = self._validate_Xy(X, y, y_numeric=True)
+            xp = array_namespace(X)
+            try:
+                X, y = xp.astype(X, xp.float64), xp.astype(y, xp.float64)
+            except (TypeError, ValueError, RuntimeError):  # e.g. a GPU without float64 support
+                pass
         else:
             X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True, multi_output=True)
+            y = y.astype(np.float64, copy=False)
         xp = array_namespace(X)
         Y = y[:, None] if y.ndim == 1 else y
         scale = float(xp.max(xp.abs(X))) if X.size else 0.0
@@ -184,16 +191,16 @@ class DeepKernelMachine(RegressorMixin, Estimator):
             raise ValueError(f"n_inducing must be at most the number of training points P={P}, got {self.n_inducing}")
         order = np.random.default_rng(self.random_state).permutation(P)[: self.n_inducing]
         xp = array_namespace(X)
-        return xp.take(X, xp.asarray(np.sort(order)), axis=0)
+        return xp.take(X, xp.asarray(np.sort(order), device=array_device(X)), axis=0)
 
     def predict(self, X, return_std: bool = False, include_noise: bool = True):
         """Predictive mean; with ``return_std`` also the predictive standard deviation of y
         (of the latent function when ``include_noise=False``)."""
         check_fitted(self)
+        self._check_same_namespace(X, "predict")
         X = self._validate_X(X, reset=False)
-        if not is_device_array(X):
-            X = np.asarray(X, dtype=np.float64)
         xp = array_namespace(X)
+        X = xp.astype(X, self.X_train_.dtype, copy=False)  # the dtype of the fit (float64 where the device has it)
         jitter = float(self.jitter)
         if self.inducing_points_ is None:
             mean, var = dkm_predict(self.X_train_, X, self.Y_train_, self.kernels_, self.nu_, self.grams_,
@@ -218,7 +225,7 @@ class DeepKernelMachine(RegressorMixin, Estimator):
         """Mean predictive log density of (X, y) per target value."""
         mean, std = self.predict(X, return_std=True)
         xp = array_namespace(mean)
-        y = xp.asarray(y, dtype=mean.dtype)
+        y = xp.astype(as_array_like(y, mean), mean.dtype)
         if mean.ndim == 2 and y.ndim == 1:
             y = y[:, None]
         std2 = std if mean.ndim == 1 else std[:, None]

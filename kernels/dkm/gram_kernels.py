@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 
-from kernels.backend import array_namespace
+from kernels.backend import array_device, array_namespace
 from kernels.numerics import angle, arccos_j0, arccos_j1
 from kernels.validation import check_positive
 
@@ -111,7 +111,7 @@ class GramKernel:
         if K is None:
             K = self.cross(G, d, d)
         dC, da, db, grads = self.cross_vjp(G, d, d, K, Kbar, hyper=hyper)
-        eye = xp.eye(G.shape[0], dtype=G.dtype)
+        eye = xp.eye(G.shape[0], dtype=G.dtype, device=array_device(G))
         return dC + eye * (da + db)[None, :], grads
 
 
@@ -291,7 +291,7 @@ def kernel_matrix(kernel: GramKernel, G, jitter: float = 0.0):
     xp = array_namespace(G)
     K = kernel(G)
     if jitter:
-        K = K + jitter * xp.eye(G.shape[0], dtype=G.dtype)
+        K = K + jitter * xp.eye(G.shape[0], dtype=G.dtype, device=array_device(G))
     return K
 
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kernels.backend import array_namespace
+from kernels.backend import array_device, array_namespace
 
 from kernels.linalg import (
     CholeskyError,
@@ -64,7 +64,7 @@ def kl_gaussian(G, K) -> float:
     """
     xp = array_namespace(G, K)
     H = solve_triangular(cholesky(K, "K"), cholesky(G, "G"), lower=True)
-    return whitened_kl(H - xp.eye(H.shape[0], dtype=H.dtype))
+    return whitened_kl(H - xp.eye(H.shape[0], dtype=H.dtype, device=array_device(H)))
 
 
 def kl_gaussian_grad(G, K):
@@ -78,7 +78,7 @@ def gaussian_log_likelihood(K, Y, noise_var: float, jitter: float = 0.0) -> floa
     """sum over columns of log N(y; 0, K + noise_var I)."""
     xp = array_namespace(K, Y)
     Y2 = Y if Y.ndim == 2 else Y[:, None]
-    Ky = K + noise_var * xp.eye(K.shape[0], dtype=K.dtype)
+    Ky = K + noise_var * xp.eye(K.shape[0], dtype=K.dtype, device=array_device(K))
     L = cholesky(Ky, "K_L + noise_var I", jitter + noise_var)
     w = solve_triangular(L, Y2, lower=True)
     logdet = logdet_from_factor(L)
@@ -109,7 +109,7 @@ def nngp_grams(G0, kernels, depth: int | None = None, jitter: float = 0.0):
 
 def _eye_like(G):
     xp = array_namespace(G)
-    return xp.eye(G.shape[0], dtype=G.dtype)
+    return xp.eye(G.shape[0], dtype=G.dtype, device=array_device(G))
 
 
 @dataclass
@@ -214,7 +214,7 @@ def kl_terms(G0, grams, kernels, nu, jitter: float = 1e-6) -> list[float]:
 
 def _zeros_target(G0):
     xp = array_namespace(G0)
-    return xp.zeros((G0.shape[0], 1), dtype=G0.dtype)
+    return xp.zeros((G0.shape[0], 1), dtype=G0.dtype, device=array_device(G0))
 
 
 __all__ += ["kl_terms"]

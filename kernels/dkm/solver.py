@@ -32,7 +32,7 @@ import numpy as np
 from scipy.linalg import get_blas_funcs
 from scipy.optimize import minimize
 
-from kernels.backend import array_namespace, from_numpy, to_numpy
+from kernels.backend import array_device, array_namespace, from_numpy, to_numpy
 from kernels.linalg import CholeskyError, cholesky, solve_triangular, triangular_matmul
 from kernels.dkm.objective import _check_layers
 from kernels.dkm.whitened import whitened_grams, whitened_objective_and_grad
@@ -107,11 +107,12 @@ class Parameters:
     """
 
     def __init__(self, sizes, nu, kernels, noise_var, *, learn_kernel, learn_noise, xp, dtype,
-                 min_noise_var=NOISE_BOUNDS[0]):
+                 min_noise_var=NOISE_BOUNDS[0], device=None):
         self.nu = [float(v) for v in nu]
         self.free = [l for l, v in enumerate(self.nu) if not math.isinf(v)]
         self.sizes, self.kernels, self.noise_var = sizes, list(kernels), float(noise_var)
         self.learn_kernel, self.learn_noise, self.xp, self.dtype = learn_kernel, learn_noise, xp, dtype
+        self.device = device  # of the Gram matrices: where unpacked blocks are placed
         if not NOISE_BOUNDS[0] <= min_noise_var < NOISE_BOUNDS[1]:
             raise ValueError(f"min_noise_var must lie in [{NOISE_BOUNDS[0]:g}, {NOISE_BOUNDS[1]:g}), got {min_noise_var!r}")
         self.min_noise_var = float(min_noise_var)
@@ -145,7 +146,7 @@ class Parameters:
             m = self.sizes[l]
             V = np.zeros((m, m))
             np.put(V, self.index[m], block / math.sqrt(self.nu[l]))
-            U[l] = self.xp.astype(from_numpy(V, self.xp), self.dtype, copy=False)
+            U[l] = self.xp.astype(from_numpy(V, self.xp, self.device), self.dtype, copy=False)
         kernels = list(self.kernels)
         theta = x[self.n_gram:self.n_gram + len(self.names)]
         for (i, name), value in zip(self.names, theta):
@@ -481,7 +482,7 @@ def whitened_start(G0, grams, kernels, nu, jitter):
     """W_l = A_l^-1 chol(G_l) - I, A_l = chol(K_l(G_(l-1)) + jitter I): the whitened deviations of given
     Grams (zero where ``grams[l]`` is None, None where nu is infinite)."""
     xp = array_namespace(G0)
-    eye = xp.eye(G0.shape[0], dtype=G0.dtype)
+    eye = xp.eye(G0.shape[0], dtype=G0.dtype, device=array_device(G0))
     U, G_prev = [], G0
     for l, G in enumerate(grams):
         K = kernels[l](G_prev) + jitter * eye
@@ -546,7 +547,8 @@ def solve_dkm(
     kernels = list(kernels)
     _check_layers(kernels, nu)
     params = Parameters([G0.shape[0]] * len(nu), nu, kernels, noise_var, learn_kernel=learn_kernel,
-                        learn_noise=learn_noise, xp=xp, dtype=G0.dtype, min_noise_var=min_noise_var)
+                        learn_noise=learn_noise, xp=xp, dtype=G0.dtype, min_noise_var=min_noise_var,
+                        device=array_device(G0))
     x0 = np.clip(params.pack(None if init is None else whitened_start(G0, init, kernels, params.nu, jitter)),
                  *params.bounds())
     return maximise(

@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from kernels.backend import array_namespace
+from kernels.backend import array_device, array_namespace
 
 from kernels.linalg import cholesky, inverse_from_factor, logdet_from_factor, solve_triangular
 from kernels.dkm.objective import LOG_2PI, DKMGradient
@@ -65,15 +65,16 @@ def input_blocks(Z, X) -> SparseBlocks:
     return SparseBlocks((Z @ Z.T) / n0, (X @ Z.T) / n0, xp.sum(X * X, axis=1) / n0)
 
 
-def _eye(xp, m, dtype):
-    return xp.eye(m, dtype=dtype)
+def _eye(m, like):
+    """I_m in the dtype, namespace and device of ``like``."""
+    return array_namespace(like).eye(m, dtype=like.dtype, device=array_device(like))
 
 
 def _kernel_blocks(kernel, blocks: SparseBlocks, jitter):
     xp = array_namespace(blocks.G_ii)
     d_i = xp.linalg.diagonal(blocks.G_ii)
     raw_ii = kernel(blocks.G_ii)
-    K_ii = raw_ii + jitter * _eye(xp, raw_ii.shape[0], raw_ii.dtype)
+    K_ii = raw_ii + jitter * _eye(raw_ii.shape[0], raw_ii)
     K_ti = kernel.cross(blocks.G_ti, blocks.g_t, d_i)
     k_t = kernel.diag(blocks.g_t) + jitter
     return raw_ii, K_ii, K_ti, k_t
@@ -150,7 +151,7 @@ def _output_posterior(K_ii, K_ti, noise_var, jitter):
     M = K_ii.shape[0]
     chol_K = cholesky(K_ii, "K_ii of the output layer", jitter)
     W = solve_triangular(chol_K, K_ti.T, lower=True) / math.sqrt(noise_var)
-    chol_C = cholesky(W @ W.T + _eye(xp, M, K_ii.dtype), "I + L^-1 K_it K_ti L^-T / noise_var", 0.0)
+    chol_C = cholesky(W @ W.T + _eye(M, K_ii), "I + L^-1 K_it K_ti L^-T / noise_var", 0.0)
     Q = solve_triangular(chol_C, W, lower=True)
     return _OutputPosterior(chol_K, W, chol_C, Q, logdet_from_factor(chol_C))
 
@@ -240,7 +241,7 @@ def _kernel_blocks_vjp(kernel, top: SparseBlocks, raw_top, K_ti_now, bars, kerne
     gt_bar2, hyper_diag = kernel.diag_vjp(top.g_t, k_tbar)
     hyper = ({n: hyper_full[n] + hyper_cross[n] + hyper_diag[n] for n in hyper_full} if kernel_grad
              else kernel.zero_hyper())
-    Gii_bar = Gii_bar + _eye(xp, di_bar.shape[0], di_bar.dtype) * di_bar[None, :]
+    Gii_bar = Gii_bar + _eye(di_bar.shape[0], di_bar) * di_bar[None, :]
     return Gii_bar, Gti_bar, gt_bar + gt_bar2, hyper
 
 
@@ -340,7 +341,7 @@ def dkm_predict(X_train, X_test, Y, kernels, nu, grams, noise_var: float, jitter
                                 jitter=jitter)
             train = SparseBlocks(grams[l], cond.G_ti, cond.g_t)
     raw, K_ii, K_ti, k_t = _kernel_blocks(kernels[len(nu)], train, jitter)
-    chol_y = cholesky(K_ii + noise_var * _eye(xp, K_ii.shape[0], K_ii.dtype), "K(G_L) + noise_var I",
+    chol_y = cholesky(K_ii + noise_var * _eye(K_ii.shape[0], K_ii), "K(G_L) + noise_var I",
                       jitter + noise_var)
     V = solve_triangular(chol_y, K_ti.T, lower=True)
     mean = V.T @ solve_triangular(chol_y, Y2, lower=True)
@@ -358,7 +359,7 @@ def _whitened_sparse_forward(blocks0: SparseBlocks, W, kernels, jitter):
     grams, factors, chain, G_prev = [], [], [], blocks0.G_ii
     for l, W_l in enumerate(W):  # G_ii^l depends on the inducing blocks only: no P x M work here
         raw_ii = kernels[l](G_prev)
-        K_ii = raw_ii + jitter * _eye(xp, raw_ii.shape[0], raw_ii.dtype)
+        K_ii = raw_ii + jitter * _eye(raw_ii.shape[0], raw_ii)
         if W_l is None:
             A, F, G_ii = None, None, K_ii
         else:
@@ -453,7 +454,8 @@ def solve_sparse_dkm(blocks0: SparseBlocks, Y, kernels, nu, noise_var: float, *,
     kernels = list(kernels)
     _check_layers(kernels, nu)
     params = Parameters([blocks0.G_ii.shape[0]] * len(nu), nu, kernels, noise_var, learn_kernel=learn_kernel,
-                        learn_noise=learn_noise, xp=xp, dtype=blocks0.G_ii.dtype, min_noise_var=min_noise_var)
+                        learn_noise=learn_noise, xp=xp, dtype=blocks0.G_ii.dtype, min_noise_var=min_noise_var,
+                        device=array_device(blocks0.G_ii))
     return maximise(
         lambda U, ks, s2: sparse_whitened_objective_and_grad(blocks0, U, Y2, ks, params.nu, s2, jitter,
                                                              kernel_grad=learn_kernel),

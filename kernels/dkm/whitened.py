@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from kernels.backend import array_namespace
+from kernels.backend import array_device, array_namespace
 from kernels.linalg import (CholeskyError, cho_inverse, cholesky, logdet_from_factor, solve_triangular,
                             triangular_matmul)
 
@@ -95,12 +95,12 @@ def whitened_kl_grad(W):
     """d KL / dW = W + diag(w_i / (1 + w_i)) (lower triangular), the gradient of :func:`whitened_kl`."""
     xp = array_namespace(W)
     w = xp.linalg.diagonal(W)
-    return W + xp.eye(w.shape[0], dtype=W.dtype) * (w / (1.0 + w))[None, :]
+    return W + xp.eye(w.shape[0], dtype=W.dtype, device=array_device(W)) * (w / (1.0 + w))[None, :]
 
 
 def _forward_layers(G0, W, kernels, jitter):
     xp = array_namespace(G0)
-    eye = xp.eye(G0.shape[0], dtype=G0.dtype)
+    eye = xp.eye(G0.shape[0], dtype=G0.dtype, device=array_device(G0))
     layers, G_prev = [], G0
     for l, W_l in enumerate(W):
         raw = kernels[l](G_prev)
@@ -125,7 +125,7 @@ def _likelihood(G_top, Y, kernel, noise_var, jitter):
     xp = array_namespace(G_top, Y)
     P, D = Y.shape
     raw = kernel(G_top)
-    Ky = raw + (jitter + noise_var) * xp.eye(P, dtype=G_top.dtype)
+    Ky = raw + (jitter + noise_var) * xp.eye(P, dtype=G_top.dtype, device=array_device(G_top))
     chol = cholesky(Ky, f"K(G_L) + noise_var I", jitter + noise_var)
     Kyinv = cho_inverse(chol)
     alpha = Kyinv @ Y
@@ -137,7 +137,7 @@ def cholesky_vjp(A, Abar):
     """dF/dK for A = chol(K) given Abar = dF/dA (lower): sym(A^-T Phi(A^T Abar) A^-1)."""
     xp = array_namespace(A, Abar)
     M = triangular_matmul(A, Abar, trans=True)
-    S = xp.tril(M) - 0.5 * xp.eye(M.shape[0], dtype=M.dtype) * M
+    S = xp.tril(M) - 0.5 * xp.eye(M.shape[0], dtype=M.dtype, device=array_device(M)) * M
     left = solve_triangular(A, S, lower=True, trans=1)  # A^-T S
     Kbar = solve_triangular(A, left.T, lower=True, trans=1).T  # (A^-T S) A^-1
     return 0.5 * (Kbar + Kbar.T)

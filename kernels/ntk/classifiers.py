@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 
-from kernels.backend import array_namespace, asarray
+from kernels.backend import array_device, array_namespace, asarray
 from kernels.linalg import CholeskyError, cho_solve, cholesky
 from kernels.ntk.depth import DepthTable, tabulate_depth
 from kernels.ntk.duals import beta_exponent, get_dual, regime
@@ -73,7 +73,8 @@ def majority_vote_predict(y_train, n_test: int):
     y_train = _check_labels(asarray(y_train, name="y_train"))
     xp = array_namespace(y_train)
     label = 1.0 if float(xp.sum(y_train)) >= 0 else -1.0
-    return xp.full((check_positive_int(n_test, "n_test", minimum=0),), label, dtype=y_train.dtype)
+    return xp.full((check_positive_int(n_test, "n_test", minimum=0),), label, dtype=y_train.dtype,
+                   device=array_device(y_train))
 
 
 def _prepare(x_train, y_train, x_test):
@@ -172,7 +173,7 @@ def cosines(x1, x2=None):
     c = xp.clip(u1 @ u2.T, -1.0, 1.0)
     if x2 is None:  # the diagonal is exactly 1, whatever the rounding of the norms
         n = c.shape[0]
-        c = xp.where(xp.eye(n, dtype=c.dtype) > 0, 1.0, c)
+        c = xp.where(xp.eye(n, dtype=c.dtype, device=array_device(c)) > 0, 1.0, c)
     return c
 
 

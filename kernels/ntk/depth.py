@@ -52,7 +52,7 @@ from typing import Callable
 
 import numpy as np
 
-from kernels.backend import array_namespace, asarray
+from kernels.backend import array_device, array_namespace, asarray
 from kernels.ntk.duals import REGIME_ATOL, NormalizedDual, get_dual, regime
 from kernels.numerics import angle_from_gaps, clip, log_abs, normalized_angle
 from kernels.validation import check_positive_int
@@ -520,8 +520,8 @@ def _weights(grid: _Grid, theta, xp):
     g = grid.u.shape[0]
     bucket = xp.astype(clip(xp.floor((u - grid.bucket_origin) / grid.bucket_width), 0, grid.buckets.shape[0] - 1, xp),
                        xp.int64)
-    start = clip(xp.take(xp.asarray(grid.buckets), bucket) - _STENCIL // 2, 0, g - _STENCIL, xp)
-    nodes = xp.asarray(grid.u)
+    start = clip(xp.take(xp.asarray(grid.buckets, device=array_device(u)), bucket) - _STENCIL // 2, 0, g - _STENCIL, xp)
+    nodes = xp.asarray(grid.u, device=array_device(u))
     # the bucket's guess can be one node off: one step to the stencil whose central interval holds u
     middle = _STENCIL // 2
     step = xp.astype(u >= xp.take(nodes, start + middle), xp.int64) - xp.astype(u < xp.take(nodes, start + middle - 1),
@@ -534,9 +534,9 @@ def _weights(grid: _Grid, theta, xp):
 
 def _stencil_weights(grid: _Grid, u, start, xp):
     """Lagrange weights at the grid variables ``u`` on the stencils beginning at the nodes ``start``."""
-    nodes = xp.asarray(grid.u)
+    nodes = xp.asarray(grid.u, device=array_device(u))
     diffs = [u - xp.take(nodes, start + j) for j in range(_STENCIL)]
-    inverse = xp.asarray(grid.inverse_denominators)
+    inverse = xp.asarray(grid.inverse_denominators, device=array_device(u))
     weights = []
     for m in range(_STENCIL):
         product = None
@@ -548,7 +548,7 @@ def _stencil_weights(grid: _Grid, u, start, xp):
 
 
 def _lagrange(values, start, weights, xp):
-    nodes = xp.asarray(values)
+    nodes = xp.asarray(values, device=array_device(start))
     out = None
     for m in range(_STENCIL):
         term = weights[m] * xp.take(nodes, start + m)
@@ -562,8 +562,9 @@ def _interpolate_column(col: "_Column", start, weights, xi, grid_u, xp):
     on it; r itself elsewhere (a zero of r near the stencil bends log|r| and spoils its interpolant)."""
     if col.log_ratio:
         ratio = _lagrange(col.log, start, weights, xp)
-        return None, ratio, xp.take(xp.asarray(col.sign), start)
-    log_nodes, sign_nodes = xp.asarray(col.log), xp.asarray(col.sign)
+        return None, ratio, xp.take(xp.asarray(col.sign, device=array_device(start)), start)
+    log_nodes, sign_nodes = (xp.asarray(col.log, device=array_device(start)),
+                             xp.asarray(col.sign, device=array_device(start)))
     off_hi, off_lo = col.offset
     s_first = xp.take(sign_nodes, start)
     tiny = xp.take(log_nodes, start) + off_hi < _LOG_BELOW
@@ -575,7 +576,7 @@ def _interpolate_column(col: "_Column", start, weights, xi, grid_u, xp):
         logs.append(xp.where(xp.isfinite(log_m), log_m, 0.0))
     # curvature of log|r| in u on the stencil, scaled by the spacing (the second difference on uniform nodes; next
     # to pi the nodes are floats 4.4e-16 apart, so their spacing in u is uneven and plain differences would not do)
-    nodes_u = [xp.take(xp.asarray(grid_u), start + m) for m in range(_STENCIL)]
+    nodes_u = [xp.take(xp.asarray(grid_u, device=array_device(start)), start + m) for m in range(_STENCIL)]
     slopes = [(logs[m + 1] - logs[m]) / (nodes_u[m + 1] - nodes_u[m]) for m in range(_STENCIL - 1)]
     bend = xp.zeros_like(logs[0])
     for m in range(1, _STENCIL - 1):

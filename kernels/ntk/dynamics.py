@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
 
-from kernels.backend import array_namespace, asarray, to_numpy
+from kernels.backend import array_device, array_namespace, as_array_like, asarray, to_numpy
 from kernels.base import ClassifierMixin, Estimator, RegressorMixin, check_fitted, is_device_array
 from kernels.linalg import CholeskyError, cho_solve, cholesky
 from kernels.ntk.activations import Activation, get_activation
@@ -339,8 +339,9 @@ class _FCKernelMachine(Estimator):
             return value
         raise first_error
 
-    def _posterior(self, X, return_cov):
+    def _posterior(self, X, return_cov, method):
         check_fitted(self)
+        self._check_same_namespace(X, method)
         X = self._validate_X(X, reset=False)
         k_td = fc_kernel(X, self.X_train_, get=("nngp", "ntk"), **self._kernel_args())
         nngp_tt = fc_kernel_diagonal(X, **self._kernel_args())[0] if return_cov else None
@@ -395,7 +396,7 @@ class NTKRegressor(RegressorMixin, _FCKernelMachine):
 
     def predict(self, X, return_std=False):
         """Predictive mean (and standard deviation with ``return_std``) at the rows of ``X``."""
-        g = self._posterior(X, return_std)
+        g = self._posterior(X, return_std, "predict")
         if not return_std:
             return g.mean
         xp = array_namespace(g.mean)
@@ -407,7 +408,7 @@ def _targets_2d(y, X):
     """A 2-D numeric target matrix with one row per row of ``X``, in ``X``'s namespace."""
     if is_device_array(X):
         xp = array_namespace(X)
-        y = xp.astype(xp.asarray(y), X.dtype)
+        y = xp.astype(as_array_like(y, X), X.dtype)
         finite = bool(xp.all(xp.isfinite(y)))
     else:
         from sklearn.utils import check_array
@@ -441,14 +442,19 @@ class NTKClassifier(ClassifierMixin, _FCKernelMachine):
         self.classes_ = classes
         targets = np.where(encoded == 1, 1.0, -1.0) if classes.size == 2 else np.eye(classes.size)[encoded]
         xp = array_namespace(X)
-        return self._fit_targets(X, xp.asarray(targets, dtype=X.dtype, device=getattr(X, "device", None)))
+        return self._fit_targets(X, xp.asarray(targets, dtype=X.dtype, device=array_device(X)))
 
     def decision_function(self, X):
         """Posterior mean of the encoded labels: shape (n,) for two classes, (n, n_classes) otherwise."""
-        return self._posterior(X, False).mean
+        return self._posterior(X, False, "decision_function").mean
 
     def predict(self, X):
         """The class of largest decision value (two classes: ``classes_[1]`` where it is positive)."""
-        scores = to_numpy(self.decision_function(X))
-        index = (scores > 0).astype(int) if scores.ndim == 1 else np.argmax(scores, axis=1)
-        return self.classes_[index]
+        check_fitted(self)
+        self._check_same_namespace(X, "predict")
+        scores = self.decision_function(X)
+        xp = array_namespace(scores)
+        index = xp.astype(scores > 0, xp.int64) if scores.ndim == 1 else xp.argmax(scores, axis=1)
+        if self.classes_.dtype.kind in "biuf":  # numeric labels: in the namespace and on the device of X
+            return xp.take(as_array_like(self.classes_, scores), index)
+        return self.classes_[to_numpy(index)]

@@ -10,14 +10,14 @@ import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from kernels.dkm import DeepKernelMachine, SquaredExponential, dkm_objective, input_gram, nngp_grams
-from tests.helpers import assert_close
+from tests.helpers import assert_close, run_estimator_check
 from tests.kernels.dkm._common import data
 
 
 @parametrize_with_checks([DeepKernelMachine(depth=1, nu=2.0, learn_kernel=False, learn_noise=False, max_iter=30,
                                            tol=1e-4)])
 def test_scikit_learn_estimator_checks(estimator, check):
-    check(estimator)
+    run_estimator_check(estimator, check)
 
 
 def test_fit_predict_score(rng):

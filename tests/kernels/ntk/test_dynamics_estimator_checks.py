@@ -5,6 +5,7 @@ from __future__ import annotations
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from kernels.ntk.dynamics import NTKClassifier, NTKRegressor
+from tests.helpers import run_estimator_check
 
 ESTIMATORS = [NTKRegressor(depth=2), NTKClassifier(depth=2)]
 EXPECTED_FAILED = {}
@@ -16,4 +17,4 @@ def _expected_failed(estimator):
 
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failed)
 def test_sklearn_estimator_checks(estimator, check):
-    check(estimator)
+    run_estimator_check(estimator, check)
