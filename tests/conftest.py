@@ -77,6 +77,17 @@ def _one_blas_thread():
         yield
 
 
+@pytest.fixture(autouse=True)
+def _mpmath_default_precision():
+    """Every test starts at mpmath's default 15 digits and leaves it so: a reference that needs more digits
+    says so itself (``mpmath.workdps``), and no test's precision depends on which tests ran before it."""
+    import mpmath
+
+    mpmath.mp.dps = 15
+    yield
+    mpmath.mp.dps = 15
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(20231127)

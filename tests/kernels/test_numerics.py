@@ -14,7 +14,13 @@ from kernels.backend import to_numpy
 from kernels.numerics import angle, clipped_correlation, determinant, normalized_angle, safe_sqrt
 from tests.helpers import assert_close
 
-mpmath.mp.dps = 40
+
+
+@pytest.fixture(autouse=True)
+def _forty_digits():
+    """The mpmath references of this module at 40 digits."""
+    with mpmath.workdps(40):
+        yield
 
 
 def test_safe_sqrt_clips_round_off(xp):

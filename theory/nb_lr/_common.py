@@ -20,7 +20,7 @@ import numpy as np
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import _check_sample_weight
 
-from kernels.backend import array_namespace, asarray, to_numpy
+from kernels.backend import array_device, array_namespace, as_array_like, asarray, to_numpy
 from kernels.base import ClassifierMixin, Estimator, check_fitted, is_device_array
 from kernels.numerics import one_hot
 from kernels.validation import check_positive_int
@@ -101,12 +101,12 @@ def prepare_problem(X, y, n_classes, sample_weight):
     if any(s == 0 for s in X.shape):
         raise ValueError(f"X must not be empty, got shape {tuple(X.shape)}")
     check_magnitude(X, xp)
-    y = xp.asarray(y)
+    y = as_array_like(y, X)
     if tuple(y.shape) != tuple(X.shape[:-1]):
         raise ValueError(f"y must have shape {tuple(X.shape[:-1])} to match X {tuple(X.shape)}, got {tuple(y.shape)}")
     _check_labels(y, n_classes, xp)
     if sample_weight is None:
-        w = xp.ones(tuple(y.shape), dtype=X.dtype)
+        w = xp.ones(tuple(y.shape), dtype=X.dtype, device=array_device(X))
     else:
         w = asarray(sample_weight, xp=xp, dtype=X.dtype, name="sample_weight")
         if tuple(w.shape) != tuple(y.shape):
@@ -170,10 +170,10 @@ class LinearClassifierBase(ClassifierMixin, Estimator):
         X, y = self._validate_Xy(X, y, y_numeric=False)
         classes, codes = encode_labels(y)
         xp = array_namespace(X)
-        codes = xp.asarray(codes) if not is_device_array(codes) else codes
+        codes = as_array_like(codes, X)
         if sample_weight is not None:
             if is_device_array(X):
-                sample_weight = xp.asarray(sample_weight, dtype=X.dtype)
+                sample_weight = xp.asarray(sample_weight, dtype=X.dtype, device=array_device(X))
                 if tuple(sample_weight.shape) != (X.shape[0],):
                     raise ValueError(f"sample_weight must have shape ({X.shape[0]},), got {tuple(sample_weight.shape)}")
             else:
@@ -201,4 +201,4 @@ class LinearClassifierBase(ClassifierMixin, Estimator):
         if is_device_array(self.classes_):
             return array_namespace(self.classes_).take(self.classes_, codes)
         labels = self.classes_[to_numpy(codes)]
-        return array_namespace(X).asarray(labels) if is_device_array(X) and labels.dtype.kind in "iufb" else labels
+        return as_array_like(labels, X) if is_device_array(X) and labels.dtype.kind in "iufb" else labels

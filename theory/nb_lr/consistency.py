@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from kernels.backend import array_namespace, asarray
+from kernels.backend import array_device, array_namespace, asarray
 from kernels.validation import check_positive
 
 __all__ = [
@@ -65,7 +65,7 @@ def excess_zero_one(p, q):
     p, q = asarray(p, xp=xp, name="p"), asarray(q, xp=xp, name="q")
     _check_distributions(p, "p", xp)
     chosen = xp.argmax(q, axis=-1)
-    picked = xp.sum(xp.where(xp.arange(p.shape[-1]) == chosen[..., None], p, xp.zeros_like(p)), axis=-1)
+    picked = xp.sum(xp.where(xp.arange(p.shape[-1], device=array_device(p)) == chosen[..., None], p, xp.zeros_like(p)), axis=-1)
     return xp.max(p, axis=-1) - picked
 
 
@@ -78,7 +78,7 @@ def excess_cross_entropy(p, q):
     positive = p > 0
     safe_p = xp.where(positive, p, xp.ones_like(p))
     terms = xp.where(positive, p * (xp.log(safe_p) - xp.log(q)), xp.zeros_like(p))
-    return xp.maximum(xp.sum(terms, axis=-1), xp.zeros(p.shape[:-1], dtype=p.dtype))
+    return xp.maximum(xp.sum(terms, axis=-1), xp.zeros(p.shape[:-1], dtype=p.dtype, device=array_device(p)))
 
 
 def total_variation(p, q):

@@ -53,7 +53,7 @@ import numpy as np
 
 from sklearn.exceptions import ConvergenceWarning
 
-from kernels.backend import array_namespace
+from kernels.backend import array_device, array_namespace
 from kernels.linalg import cho_solve, cholesky, solve_triangular
 from kernels.numerics import log_softmax
 from kernels.validation import Interval, check_positive, check_positive_int
@@ -169,7 +169,9 @@ def logistic_objective(coef, intercept, X, y, n_classes, *, C=1.0, sample_weight
     """scikit-learn's objective 1/2 ||W||^2 + C sum_j s_j CE(W x_j + b, y_j) for one or B problems."""
     xp, X, y, Y, w, n_classes = prepare_problem(X, y, n_classes, sample_weight)
     C = check_positive(C, "C")
-    theta = xp.concat([xp.asarray(coef, dtype=X.dtype), xp.asarray(intercept, dtype=X.dtype)[..., None]], axis=-1)
+    device = array_device(X)
+    theta = xp.concat([xp.asarray(coef, dtype=X.dtype, device=device),
+                       xp.asarray(intercept, dtype=X.dtype, device=device)[..., None]], axis=-1)
     total = xp.sum(w, axis=-1)
     value, _ = _value_and_grad(theta, X, Y, w / total[..., None], 1.0 / (C * total), n_classes == 2, xp)
     return value * C * total
@@ -249,7 +251,8 @@ def fit_logistic(
     binary = n_classes == 2
     total = xp.sum(w, axis=-1)
     problem = _Problem(X, Y, w / total[:, None], 1.0 / (C * total), binary, xp)
-    theta = _initial_theta(init, X.shape[0], 1 if binary else n_classes, X.shape[-1], X.dtype, binary, xp)
+    theta = _initial_theta(init, X.shape[0], 1 if binary else n_classes, X.shape[-1], X.dtype, binary, xp,
+                           array_device(X))
     if X.shape[-2] < X.shape[-1]:
         theta, value, grad_max, n_iter, active = _newton_in_row_space(problem, theta, stopping, preconditioner)
     else:
@@ -257,12 +260,12 @@ def fit_logistic(
     return _result(theta, value, grad_max, n_iter, active, C, total, single, binary, xp)
 
 
-def _initial_theta(init, B, n_rows, n, dtype, binary, xp):
+def _initial_theta(init, B, n_rows, n, dtype, binary, xp, device=None):
     """Zeros, or the warm start (B, K', n + 1), centred for K > 2 (module docstring)."""
     if init is None:
-        return xp.zeros((B, n_rows, n + 1), dtype=dtype)
-    coef0 = xp.reshape(xp.asarray(init[0], dtype=dtype), (B, n_rows, n))
-    b0 = xp.reshape(xp.asarray(init[1], dtype=dtype), (B, n_rows, 1))
+        return xp.zeros((B, n_rows, n + 1), dtype=dtype, device=device)
+    coef0 = xp.reshape(xp.asarray(init[0], dtype=dtype, device=device), (B, n_rows, n))
+    b0 = xp.reshape(xp.asarray(init[1], dtype=dtype, device=device), (B, n_rows, 1))
     theta = xp.concat([coef0, b0], axis=-1)
     return theta if binary else theta - xp.mean(theta, axis=-2, keepdims=True)
 
@@ -336,7 +339,7 @@ class _Problem:
     def with_ones(self):
         """[X 1] (B, m, n+1), built once."""
         if self._with_ones is None:
-            ones = self.xp.ones(self.X.shape[:-1] + (1,), dtype=self.X.dtype)
+            ones = self.xp.ones(self.X.shape[:-1] + (1,), dtype=self.X.dtype, device=array_device(self.X))
             self._with_ones = self.xp.concat([self.X, ones], axis=-1)
         return self._with_ones
 
@@ -377,8 +380,9 @@ def _ridge(problem, dtype):
     """The penalty on the coefficient diagonal of an (n+1) x (n+1) block, and a tiny floor on the
     intercept entry (1e-10 of the penalty) so that a saturated fit stays positive definite."""
     xp, n = problem.xp, problem.X.shape[-1]
-    mask = xp.concat([xp.ones((n,), dtype=dtype), xp.full((1,), 1e-10, dtype=dtype)])
-    return problem.penalty[:, None, None] * (xp.eye(n + 1, dtype=dtype) * mask)
+    device = array_device(problem.X)
+    mask = xp.concat([xp.ones((n,), dtype=dtype, device=device), xp.full((1,), 1e-10, dtype=dtype, device=device)])
+    return problem.penalty[:, None, None] * (xp.eye(n + 1, dtype=dtype, device=device) * mask)
 
 
 def _cholesky_solve(M, b, xp):
@@ -397,7 +401,7 @@ def _gram_preconditioner(proba, problem):
     B, _, n1 = X1.shape
     M = _weighted_gram(X1, _curvature(proba, problem), xp) + _ridge(problem, X1.dtype)
     L = cholesky(M, "the Newton system")
-    eye = xp.eye(n1, dtype=X1.dtype)
+    eye = xp.eye(n1, dtype=X1.dtype, device=array_device(X1))
     L_inv = xp.stack([solve_triangular(L[b, ...], eye, lower=True) for b in range(B)])
     L_inv_T = xp.matrix_transpose(L_inv)
     return lambda q: xp.matmul(xp.matmul(q, L_inv_T), L_inv)
@@ -408,7 +412,7 @@ def _diagonal_preconditioner(proba, problem):
     xp, X = problem.xp, problem.X
     cw = _curvature(proba, problem)
     d = xp.matmul(cw[:, None, :], problem.squared()) + problem.penalty[:, None, None]  # (B, 1, n)
-    t = xp.maximum(xp.sum(cw, axis=-1), xp.asarray(1e-12, dtype=X.dtype))
+    t = xp.maximum(xp.sum(cw, axis=-1), xp.asarray(1e-12, dtype=X.dtype, device=array_device(X)))
     diag = xp.concat([d, t[:, None, None]], axis=-1)
     return lambda q: q / diag
 
@@ -438,7 +442,7 @@ def _conjugate_gradient(grad, proba, problem, apply_inverse, active, max_cg, tol
     """
     xp = problem.xp
     g_norm = xp.sqrt(_inner(grad, grad, xp))
-    target = xp.minimum(xp.asarray(forcing_cap, dtype=grad.dtype), g_norm**_FORCING) * g_norm
+    target = xp.minimum(xp.asarray(forcing_cap, dtype=grad.dtype, device=array_device(grad)), g_norm**_FORCING) * g_norm
     d = xp.zeros_like(grad)
     r = -grad
     z = apply_inverse(r)
@@ -499,7 +503,7 @@ def _exact_newton_direction(grad, proba, problem):
         g = grad
     else:
         K = proba.shape[-1]
-        U = xp.asarray(_helmert_basis(K), dtype=X.dtype)
+        U = xp.asarray(_helmert_basis(K), dtype=X.dtype, device=array_device(X))
         PU = xp.matmul(proba, U)  # (B, m, K-1)
         weights = [[None] * (K - 1) for _ in range(K - 1)]
         for a in range(K - 1):
@@ -593,10 +597,10 @@ def _newton_cg(problem, theta, stopping: _Stopping, preconditioner):
     theta, value, grad, proba = _start(problem, theta)
     directions = _Directions(problem, preconditioner, theta.shape[1])
     grad_max = problem.grad_max(grad)
-    small_step = (grad_max == 0) if stopping.rtol is not None else xp.ones((B,), dtype=xp.bool)
+    small_step = (grad_max == 0) if stopping.rtol is not None else xp.ones((B,), dtype=xp.bool, device=array_device(theta))
     active = ~((grad_max <= stopping.tol) & small_step)
-    n_iter = xp.zeros((B,), dtype=xp.int64)
-    one = xp.ones((B,), dtype=theta.dtype)
+    n_iter = xp.zeros((B,), dtype=xp.int64, device=array_device(theta))
+    one = xp.ones((B,), dtype=theta.dtype, device=array_device(theta))
     polish, length = False, None
     for _ in range(stopping.max_iter):
         if not bool(xp.any(active)):
@@ -609,12 +613,12 @@ def _newton_cg(problem, theta, stopping: _Stopping, preconditioner):
         else:
             raw = directions(grad, proba, active, stopping.tol)
         direction, slope = _descent(grad, raw, xp)
-        stagnant = xp.ones((B,), dtype=xp.bool)
+        stagnant = xp.ones((B,), dtype=xp.bool, device=array_device(theta))
         if polish:  # the Newton step estimates the distance to the optimum
             previous, length = length, xp.sqrt(_inner(direction, direction, xp))
             small_step = length <= stopping.rtol * (xp.sqrt(_inner(theta, theta, xp)) + length)
             # while the steps still shrink fast (Newton's local convergence) a tiny decrease of f is no reason to stop
-            stagnant = xp.zeros((B,), dtype=xp.bool) if previous is None else length > 0.5 * previous
+            stagnant = xp.zeros((B,), dtype=xp.bool, device=array_device(theta)) if previous is None else length > 0.5 * previous
         step = xp.where(active, one, xp.zeros_like(one))
         new_theta, new_value, new_grad, new_proba, accepted = _armijo(
             theta, value, grad_max, slope, direction, step, active, problem

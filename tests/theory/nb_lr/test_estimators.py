@@ -9,25 +9,13 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from tests.helpers import run_estimator_check
 from theory.nb_lr import MultinomialLogisticRegression, SharedVarianceGaussianNB
 
-# Runs only with SCIPY_ARRAY_API=1 (scikit-learn skips every array-API check otherwise).
-EXPECTED_FAILURES = {
-    "check_array_api_input": "arrays made inside fit (zeros, one-hot) live on the default device: array-api-strict's "
-                             "second device is refused (the default device is checked below)",
-}
-
-
-def _expected_failed_checks(estimator):
-    return {name: reason for name, reason in EXPECTED_FAILURES.items()}
-
-
-@parametrize_with_checks(
-    [SharedVarianceGaussianNB(), MultinomialLogisticRegression()],
-    expected_failed_checks=_expected_failed_checks,
-)
+# The array-API checks among these run only with SCIPY_ARRAY_API=1 (tests/test_array_api_estimators.py).
+@parametrize_with_checks([SharedVarianceGaussianNB(), MultinomialLogisticRegression()])
 def test_sklearn_compatible_estimator(estimator, check):
-    check(estimator)
+    run_estimator_check(estimator, check)
 
 
 def test_pipeline_and_grid_search():
