@@ -23,10 +23,9 @@ import numpy as np
 from array_api_compat import is_array_api_obj, is_numpy_array
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import NotFittedError
-from sklearn.utils._array_api import check_same_namespace
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from kernels.backend import array_namespace, as_array_like, default_dtype, to_numpy
+from kernels.backend import array_device, array_namespace, as_array_like, default_dtype, to_numpy
 
 __all__ = [
     "Estimator",
@@ -41,6 +40,13 @@ __all__ = [
 def is_device_array(x) -> bool:
     """True for an array of a non-NumPy array-API namespace (CuPy, array-api-strict)."""
     return is_array_api_obj(x) and not is_numpy_array(x)
+
+
+def _namespace_and_device(x):
+    if not is_array_api_obj(x):
+        return "numpy", "cpu"
+    name = array_namespace(x).__name__.rsplit(".", 1)[-1]
+    return name, str(array_device(x))
 
 
 def check_fitted(estimator, attributes=None) -> None:
@@ -116,9 +122,17 @@ class Estimator(BaseEstimator):
                                  ensure_min_samples=ensure_min_samples)
 
     def _check_same_namespace(self, X, method: str, attribute: str = "X_train_"):
-        """With scikit-learn's ``array_api_dispatch`` on, refuse an ``X`` of another namespace or device than the
-        fitted ``attribute`` (scikit-learn's rule and message)."""
-        check_same_namespace(X, self, attribute=attribute, method=method)
+        """Refuse an ``X`` of another namespace or device than the fitted ``attribute`` (lists, data frames and
+        other array-likes count as NumPy on the host), with scikit-learn's ``check_same_namespace`` wording;
+        unlike scikit-learn's, this holds with or without ``array_api_dispatch``: nothing is copied between host
+        and device behind the caller's back."""
+        fitted = _namespace_and_device(getattr(self, attribute))
+        given = _namespace_and_device(X)
+        if fitted != given:
+            raise ValueError(
+                f"{type(self).__name__}.{method}() must use the same namespace and device as fit: fitted on "
+                f"{fitted[0]} ({fitted[1]}), X is {given[0]} ({given[1]}) (move X explicitly)"
+            )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -50,3 +50,19 @@ def test_ntk_classifier_labels_follow_x(rng):
     assert numeric.device == DEVICE and np.array_equal(to_numpy(numeric), codes)  # numeric labels: X's namespace
     names = NTKClassifier(depth=2).fit(on_device(X), np.array(["a", "b"])[codes]).predict(on_device(X))
     assert isinstance(names, np.ndarray) and np.array_equal(names, np.array(["a", "b"])[codes])  # strings: NumPy
+
+
+@pytest.mark.parametrize("make", ["DeepKernelMachine", "NTKRegressor", "NTKClassifier", "MultinomialLogisticRegression"])
+def test_predict_refuses_another_namespace_or_device(make, rng):
+    """Nothing is moved between host and devices silently, with or without scikit-learn's array_api_dispatch."""
+    import kernels
+    import theory.nb_lr
+
+    cls = getattr(kernels, make, None) or getattr(theory.nb_lr, make)
+    X = rng.standard_normal((20, 3))
+    y = (X[:, 0] > 0).astype(int)
+    model = cls(max_iter=20) if make == "DeepKernelMachine" else cls()
+    model.fit(xps.asarray(X), xps.asarray(y))
+    for other, where in ((X, r"numpy \(cpu\)"), (on_device(X), "device1")):
+        with pytest.raises(ValueError, match=rf"{make}\.predict\(\) must use the same namespace.*X is .*{where}"):
+            model.predict(other)

@@ -186,12 +186,7 @@ class LinearClassifierBase(ClassifierMixin, Estimator):
         """X validated for a fitted estimator's ``method``, in the namespace the estimator was fitted in."""
         check_fitted(self)
         X = self._validate_X(X, reset=False)
-        fitted, given = array_namespace(self.coef_).__name__, array_namespace(X).__name__
-        if fitted != given:
-            raise ValueError(
-                f"{type(self).__name__}.{method}() must use the same namespace as fit: fitted on {fitted}, "
-                f"X is {given} (move X explicitly; nothing is copied between host and device silently)"
-            )
+        self._check_same_namespace(X, method, "coef_")
         return X
 
     def predict(self, X):
