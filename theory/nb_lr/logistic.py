@@ -251,8 +251,7 @@ def fit_logistic(
     binary = n_classes == 2
     total = xp.sum(w, axis=-1)
     problem = _Problem(X, Y, w / total[:, None], 1.0 / (C * total), binary, xp)
-    theta = _initial_theta(init, X.shape[0], 1 if binary else n_classes, X.shape[-1], X.dtype, binary, xp,
-                           array_device(X))
+    theta = _initial_theta(init, X, 1 if binary else n_classes, binary, xp)
     if X.shape[-2] < X.shape[-1]:
         theta, value, grad_max, n_iter, active = _newton_in_row_space(problem, theta, stopping, preconditioner)
     else:
@@ -260,8 +259,9 @@ def fit_logistic(
     return _result(theta, value, grad_max, n_iter, active, C, total, single, binary, xp)
 
 
-def _initial_theta(init, B, n_rows, n, dtype, binary, xp, device=None):
-    """Zeros, or the warm start (B, K', n + 1), centred for K > 2 (module docstring)."""
+def _initial_theta(init, X, n_rows, binary, xp):
+    """Zeros, or the warm start (B, K', n + 1), centred for K > 2 (module docstring); dtype and device of X."""
+    B, n, dtype, device = X.shape[0], X.shape[-1], X.dtype, array_device(X)
     if init is None:
         return xp.zeros((B, n_rows, n + 1), dtype=dtype, device=device)
     coef0 = xp.reshape(xp.asarray(init[0], dtype=dtype, device=device), (B, n_rows, n))
