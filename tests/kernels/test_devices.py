@@ -52,7 +52,8 @@ def test_ntk_classifier_labels_follow_x(rng):
     assert isinstance(names, np.ndarray) and np.array_equal(names, np.array(["a", "b"])[codes])  # strings: NumPy
 
 
-@pytest.mark.parametrize("make", ["DeepKernelMachine", "NTKRegressor", "NTKClassifier", "MultinomialLogisticRegression"])
+@pytest.mark.parametrize("make", ["DeepKernelMachine", "NTKRegressor", "NTKClassifier",
+                                  "MultinomialLogisticRegression"])
 def test_predict_refuses_another_namespace_or_device(make, rng):
     """Nothing is moved between host and devices silently, with or without scikit-learn's array_api_dispatch."""
     import kernels

@@ -65,7 +65,8 @@ def excess_zero_one(p, q):
     p, q = asarray(p, xp=xp, name="p"), asarray(q, xp=xp, name="q")
     _check_distributions(p, "p", xp)
     chosen = xp.argmax(q, axis=-1)
-    picked = xp.sum(xp.where(xp.arange(p.shape[-1], device=array_device(p)) == chosen[..., None], p, xp.zeros_like(p)), axis=-1)
+    columns = xp.arange(p.shape[-1], device=array_device(p))
+    picked = xp.sum(xp.where(columns == chosen[..., None], p, xp.zeros_like(p)), axis=-1)
     return xp.max(p, axis=-1) - picked
 
 

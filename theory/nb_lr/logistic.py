@@ -597,10 +597,11 @@ def _newton_cg(problem, theta, stopping: _Stopping, preconditioner):
     theta, value, grad, proba = _start(problem, theta)
     directions = _Directions(problem, preconditioner, theta.shape[1])
     grad_max = problem.grad_max(grad)
-    small_step = (grad_max == 0) if stopping.rtol is not None else xp.ones((B,), dtype=xp.bool, device=array_device(theta))
+    device = array_device(theta)
+    small_step = (grad_max == 0) if stopping.rtol is not None else xp.ones((B,), dtype=xp.bool, device=device)
     active = ~((grad_max <= stopping.tol) & small_step)
-    n_iter = xp.zeros((B,), dtype=xp.int64, device=array_device(theta))
-    one = xp.ones((B,), dtype=theta.dtype, device=array_device(theta))
+    n_iter = xp.zeros((B,), dtype=xp.int64, device=device)
+    one = xp.ones((B,), dtype=theta.dtype, device=device)
     polish, length = False, None
     for _ in range(stopping.max_iter):
         if not bool(xp.any(active)):
@@ -613,12 +614,12 @@ def _newton_cg(problem, theta, stopping: _Stopping, preconditioner):
         else:
             raw = directions(grad, proba, active, stopping.tol)
         direction, slope = _descent(grad, raw, xp)
-        stagnant = xp.ones((B,), dtype=xp.bool, device=array_device(theta))
+        stagnant = xp.ones((B,), dtype=xp.bool, device=device)
         if polish:  # the Newton step estimates the distance to the optimum
             previous, length = length, xp.sqrt(_inner(direction, direction, xp))
             small_step = length <= stopping.rtol * (xp.sqrt(_inner(theta, theta, xp)) + length)
             # while the steps still shrink fast (Newton's local convergence) a tiny decrease of f is no reason to stop
-            stagnant = xp.zeros((B,), dtype=xp.bool, device=array_device(theta)) if previous is None else length > 0.5 * previous
+            stagnant = xp.zeros((B,), dtype=xp.bool, device=device) if previous is None else length > 0.5 * previous
         step = xp.where(active, one, xp.zeros_like(one))
         new_theta, new_value, new_grad, new_proba, accepted = _armijo(
             theta, value, grad_max, slope, direction, step, active, problem
