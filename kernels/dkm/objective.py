@@ -26,19 +26,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
 from kernels.backend import array_device, array_namespace
 
 from kernels.linalg import (
-    CholeskyError,
     cholesky,
     inverse_and_logdet,
     inverse_from_factor,
     logdet_from_factor,
     solve_triangular,
 )
-from kernels.dkm.gram_kernels import GramKernel
 from kernels.dkm.whitened import whitened_kl
 
 __all__ = [

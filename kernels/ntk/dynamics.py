@@ -450,9 +450,7 @@ class NTKClassifier(ClassifierMixin, _FCKernelMachine):
 
     def predict(self, X):
         """The class of largest decision value (two classes: ``classes_[1]`` where it is positive)."""
-        check_fitted(self)
-        self._check_same_namespace(X, "predict")
-        scores = self.decision_function(X)
+        scores = self._posterior(X, False, "predict").mean
         xp = array_namespace(scores)
         index = xp.astype(scores > 0, xp.int64) if scores.ndim == 1 else xp.argmax(scores, axis=1)
         if self.classes_.dtype.kind in "biuf":  # numeric labels: in the namespace and on the device of X
