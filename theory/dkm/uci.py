@@ -216,7 +216,8 @@ def load_uci_results(out_dir=None) -> list[dict]:
 
 
 def summarise(records) -> dict:
-    """{dataset: {model: {metric: (mean, standard error, n)}}} over the splits present for all models."""
+    """{dataset: {model: {metric: (mean, standard error, n)}}} over the splits present for all models, and
+    under "converged" (fits that met the gradient tolerance, n) over the same splits."""
     by = {}
     for r in records:
         by.setdefault(r["dataset"], {}).setdefault(r["model"], {})[r["split"]] = r
@@ -230,19 +231,21 @@ def summarise(records) -> dict:
                 values = np.array([rows[s][metric] for s in sorted(common)])
                 se = float(values.std(ddof=1) / math.sqrt(values.size)) if values.size > 1 else float("nan")
                 stats[metric] = (float(values.mean()) if values.size else float("nan"), se, int(values.size))
+            stats["converged"] = (sum(bool(rows[s].get("converged")) for s in common), len(common))
             out[dataset][model] = stats
     return out
 
 
 def markdown_table(summary) -> str:
-    lines = ["| data set | splits | model | test RMSE | test log-likelihood |", "|---|---|---|---|---|"]
+    lines = ["| data set | splits | model | converged | test RMSE | test log-likelihood |", "|---|---|---|---|---|---|"]
     for dataset in sorted(summary):
         for model in UCI_MODELS:
             if model not in summary[dataset]:
                 continue
-            (rm, rs, n), (lm, ls, _) = summary[dataset][model]["rmse"], summary[dataset][model]["test_ll"]
+            stats = summary[dataset][model]
+            (rm, rs, n), (lm, ls, _), (c, _) = stats["rmse"], stats["test_ll"], stats["converged"]
             # RMSE to 4 significant digits: naval's targets are ~1e-2 in original units
-            lines.append(f"| {dataset} | {n} | {model} | {rm:.4g} ± {rs:.2g} | {lm:.3f} ± {ls:.3f} |")
+            lines.append(f"| {dataset} | {n} | {model} | {c}/{n} | {rm:.4g} ± {rs:.2g} | {lm:.3f} ± {ls:.3f} |")
     return "\n".join(lines)
 
 

@@ -147,6 +147,11 @@ def test_history_size():
     assert default_history(10**9) == HISTORY_RANGE[0]
     assert default_history(2**19) == 2**25 // 2**20 == 32
     assert default_history(2**25 // 200) == HISTORY_RANGE[1]
+    # the sparse model on protein: 10,100 coordinates, 41,157 targets: one pair per 40 targets
+    assert default_history(10_100, 41_157) == 41_157 // 40 == 1028
+    assert default_history(10_100, 10**7) == 2**25 // (2 * 10_100) == 1661  # then the memory budget
+    assert default_history(250_500, 500) == 2**25 // (2 * 250_500) == 66  # the full model: as before
+    assert default_history(10, 500) == HISTORY_RANGE[1]
 
 
 def test_triangular_metric(rng):

@@ -36,8 +36,13 @@ def test_run_appends_each_task_and_resumes(tmp_path, monkeypatch):
     assert len(run(("yacht",), **options)) == 3 and len(calls) == 2  # resumed: nothing rerun
     counts = converged_counts(load_uci_results(tmp_path))
     assert set(counts["yacht"]) == set(UCI_MODELS)
-    table = markdown_table(summarise(records))
-    assert "| yacht | 1 | dkm |" in table
+    summary = summarise(records)
+    for model in UCI_MODELS:
+        fit = next(r for r in records if r["model"] == model)
+        assert summary["yacht"][model]["converged"] == (int(fit["converged"]), 1)
+        assert summary["yacht"][model]["rmse"] == (fit["rmse"], pytest.approx(np.nan, nan_ok=True), 1)
+    dkm = summary["yacht"]["dkm"]
+    assert f"| yacht | 1 | dkm | {dkm['converged'][0]}/1 |" in markdown_table(summary)
 
 
 def test_an_interrupted_dkm_fit_keeps_the_baselines_and_resumes_from_them(tmp_path, monkeypatch):
